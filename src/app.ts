@@ -1,0 +1,107 @@
+// The composition root: builds the whole application from a config object and an open storage (STYLE §7).
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TObject } from 'typebox';
+import type { Config } from './config.ts';
+import { installContentTypes } from './edge/content-types.ts';
+import { sendError } from './edge/error-envelope.ts';
+import { installErrorHandler, toApiError } from './edge/error-handler.ts';
+import { installMethodTable } from './edge/method-table.ts';
+import { echoRequestId, requestIdFor } from './edge/request-id.ts';
+import { requireDeclaredScopes } from './edge/scopes.ts';
+import { installValidators } from './edge/validation.ts';
+import { type Clock, systemClock } from './kernel/clock.ts';
+import { ApiError } from './kernel/errors.ts';
+import { cursorCodec } from './kernel/pagination.ts';
+import { ErrorEnvelope, Problem } from './kernel/schemas.ts';
+import { Product, productsRoutes, productsService } from './modules/catalog/index.ts';
+import { User, usersRoutes, usersService } from './modules/users/index.ts';
+import type { Storage } from './storage/database.ts';
+import { sharedSecret } from './storage/settings.ts';
+import { discoveryRoutes } from './transports/rest/discovery.ts';
+import { errorSchemaId } from './transports/rest/error-responses.ts';
+import { registerOpenApi } from './transports/rest/openapi.ts';
+
+export interface AppDependencies {
+  config: Config;
+  storage: Storage;
+  clock?: Clock;
+}
+
+const errorsDoc = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
+export const bodyLimitBytes = 1024 * 1024;
+
+/** A representation's sparse variant: what `?fields=` returns, with only `id` and `_links` sure to be present. */
+function sparseOf(schema: TObject) {
+  const id = String((schema as { $id?: string }).$id);
+  return {
+    ...schema,
+    $id: `${id}Sparse`,
+    required: ['id', '_links'],
+    description: `${id} with only the fields named in \`fields\`.`,
+  };
+}
+
+export async function buildApp({ config, storage, clock = systemClock }: AppDependencies): Promise<FastifyInstance> {
+  const { publicUrl } = config;
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+    },
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    bodyLimit: bodyLimitBytes,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    return503OnClosing: true,
+    // Framework errors found before routing (a badly encoded URL) still answer with the envelope.
+    frameworkErrors: (error, request, reply) => {
+      sendError(
+        request,
+        reply,
+        toApiError(error) ?? new ApiError('MALFORMED_REQUEST', 'The request could not be read.'),
+        publicUrl,
+      );
+    },
+  });
+
+  installValidators(app);
+  installContentTypes(app);
+  echoRequestId(app);
+  installErrorHandler(app, publicUrl);
+  installMethodTable(app, publicUrl);
+  requireDeclaredScopes(app, ['/v1/']);
+
+  app.addSchema({ ...ErrorEnvelope, $id: errorSchemaId });
+  app.addSchema(Problem);
+  for (const representation of [User, Product]) {
+    app.addSchema(representation);
+    app.addSchema(sparseOf(representation));
+  }
+  await registerOpenApi(app, publicUrl);
+
+  const codec = cursorCodec(await sharedSecret(storage, 'cursor-secret'));
+  const context = { publicUrl, codec };
+  usersRoutes(app, usersService(storage, clock), context);
+  productsRoutes(app, productsService(storage, clock), context);
+
+  await discoveryRoutes(app, {
+    publicUrl,
+    storage,
+    versions: ['v1'],
+    errorsDoc,
+    collections: [
+      { rel: 'users', path: '/v1/users', title: 'Users', query: ['sort', 'role', 'status', 'email'] },
+      {
+        rel: 'products',
+        path: '/v1/products',
+        title: 'Products',
+        query: ['sort', 'category', 'status', 'currency', 'priceMin', 'priceMax'],
+      },
+    ],
+  });
+
+  return app;
+}

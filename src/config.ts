@@ -1,0 +1,171 @@
+// Environment → a typed, validated configuration. The only reader of process.env; a bad value stops start-up
+// with one line naming the variable.
+
+export interface RateLimitRule {
+  limit: number;
+  windowMs: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Where clients reach this process; links and `Location` headers are built from it. */
+  publicUrl: string;
+  databaseUrl: string;
+  redisUrl: string | null;
+  amqpUrl: string | null;
+  corsOrigins: string[];
+  tls: { certFile: string; keyFile: string } | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Addresses or CIDRs whose X-Forwarded-For is believed; empty means none. */
+  trustProxy: string[];
+  rateLimitAnonymous: RateLimitRule;
+  webhookRetryScheduleMs: number[];
+  webhookAllowPrivateTargets: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
+
+export function parseDurationMs(text: string): number | null {
+  const match = durationPattern.exec(text.trim());
+  if (!match) return null;
+  const [, amount, unit] = match;
+  return Number(amount) * (durationUnitsMs[unit ?? ''] ?? 0);
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function readPort(env: Env): number {
+  const raw = env.PORT ?? '3000';
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535)
+    throw new ConfigError('PORT', `must be an integer from 0 to 65535, got '${raw}'`);
+  return port;
+}
+
+function readUrl(env: Env, name: string, protocols: string[]): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL (${protocols.join(' or ')}), got '${raw}'`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got '${url.protocol}'`);
+  }
+  return raw;
+}
+
+function readDatabaseUrl(env: Env): string {
+  const raw = env.DATABASE_URL ?? 'sqlite:./data/portico.sqlite';
+  if (raw.startsWith('sqlite:')) {
+    if (raw.length === 'sqlite:'.length)
+      throw new ConfigError('DATABASE_URL', "sqlite: needs a path, as in 'sqlite:./data/portico.sqlite'");
+    return raw;
+  }
+  return readUrl({ DATABASE_URL: raw }, 'DATABASE_URL', ['postgres:', 'postgresql:']) ?? raw;
+}
+
+function readRateLimit(env: Env): RateLimitRule {
+  const raw = env.RATE_LIMIT_ANONYMOUS ?? '60/1m';
+  const [count, window] = raw.split('/');
+  const limit = Number(count);
+  const windowMs = window === undefined ? null : parseDurationMs(window);
+  if (!/^\d+$/.test(count ?? '') || limit < 1 || windowMs === null || windowMs < 1000) {
+    throw new ConfigError(
+      'RATE_LIMIT_ANONYMOUS',
+      `must be 'N/window' such as '60/1m' (window at least 1s), got '${raw}'`,
+    );
+  }
+  return { limit, windowMs };
+}
+
+function readSchedule(env: Env): number[] {
+  const raw = env.WEBHOOK_RETRY_SCHEDULE ?? '1m,5m,30m,2h,12h,24h';
+  const delays = raw.split(',').map((part) => parseDurationMs(part));
+  if (delays.length === 0 || delays.some((d) => d === null || d === 0)) {
+    throw new ConfigError('WEBHOOK_RETRY_SCHEDULE', `must be a comma list of delays such as '1m,5m,30m', got '${raw}'`);
+  }
+  return delays as number[];
+}
+
+function readTls(env: Env): Config['tls'] {
+  const certFile = env.TLS_CERT_FILE || undefined;
+  const keyFile = env.TLS_KEY_FILE || undefined;
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'must be set when TLS_KEY_FILE is');
+  if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'must be set when TLS_CERT_FILE is');
+  return { certFile, keyFile };
+}
+
+function readOrigins(env: Env): string[] {
+  const origins = (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin.length > 0);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (parsed === null || parsed.origin !== origin) {
+      throw new ConfigError('CORS_ORIGINS', `'${origin}' is not an origin such as 'https://app.example.com'`);
+    }
+  }
+  return origins;
+}
+
+const ipOrCidr = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+)(\/\d{1,3})?$/i;
+
+function readTrustProxy(env: Env): string[] {
+  const entries = (env.TRUST_PROXY ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  const bad = entries.find((entry) => !ipOrCidr.test(entry));
+  if (bad !== undefined) throw new ConfigError('TRUST_PROXY', `'${bad}' is not an IP address or CIDR`);
+  return entries;
+}
+
+function readFlag(env: Env, name: string): boolean {
+  const raw = env[name] ?? '0';
+  if (raw !== '0' && raw !== '1') throw new ConfigError(name, `must be 0 or 1, got '${raw}'`);
+  return raw === '1';
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const host = env.HOST ?? '127.0.0.1';
+  const port = readPort(env);
+  const publicUrl = (readUrl(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${host}:${port}`).replace(/\/+$/, '');
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}, got '${logLevel}'`);
+  }
+  return {
+    host,
+    port,
+    publicUrl,
+    databaseUrl: readDatabaseUrl(env),
+    redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    amqpUrl: readUrl(env, 'AMQP_URL', ['amqp:', 'amqps:']),
+    corsOrigins: readOrigins(env),
+    tls: readTls(env),
+    logLevel: logLevel as Config['logLevel'],
+    trustProxy: readTrustProxy(env),
+    rateLimitAnonymous: readRateLimit(env),
+    webhookRetryScheduleMs: readSchedule(env),
+    webhookAllowPrivateTargets: readFlag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS'),
+  };
+}

@@ -1,0 +1,3 @@
+// Time as a dependency, so tests can move it.
+export type Clock = () => Date;
+export const systemClock: Clock = () => new Date();

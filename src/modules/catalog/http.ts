@@ -1,0 +1,47 @@
+// REST routes for products under /v1: the shared method contract, with the catalog's schemas, filters and scopes.
+import type { FastifyInstance } from 'fastify';
+import { crudRoutes, type RestContext } from '../../transports/rest/crud-routes.ts';
+import {
+  Product,
+  ProductCreate,
+  ProductPatch,
+  type ProductRecord,
+  productFilters,
+  productSortFields,
+} from './schema.ts';
+import type { ProductsService } from './service.ts';
+
+export const productsPath = '/v1/products';
+
+export function representProduct(product: ProductRecord, publicUrl: string) {
+  const { version, ...fields } = product;
+  return {
+    ...fields,
+    _links: {
+      self: { href: `${publicUrl}${productsPath}/${product.id}` },
+      collection: { href: `${publicUrl}${productsPath}` },
+    },
+  };
+}
+
+export function productsRoutes(app: FastifyInstance, service: ProductsService, context: RestContext): void {
+  crudRoutes(
+    app,
+    {
+      kind: 'product',
+      plural: 'products',
+      path: productsPath,
+      scopes: { read: 'products:read', write: 'products:write' },
+      // The public catalog: shared caches may keep it briefly, then revalidate with the ETag.
+      cacheControl: 'public, max-age=60, stale-while-revalidate=30',
+      representation: Product,
+      create: ProductCreate,
+      patch: ProductPatch,
+      filters: productFilters,
+      sortFields: productSortFields,
+      service,
+      represent: (product) => representProduct(product, context.publicUrl),
+    },
+    context,
+  );
+}

@@ -1,0 +1,109 @@
+// The products table: the only SQL that touches it.
+import type { Kysely } from 'kysely';
+import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import type { AnyDb } from '../../storage/database.ts';
+import { paginate } from '../../storage/paginate.ts';
+import type { ProductFilters, ProductRecord } from './schema.ts';
+
+type ProductsTable = {
+  products: {
+    id: string;
+    name: string;
+    description: string | null;
+    category: string;
+    price_amount: number;
+    price_currency: string;
+    stock: number;
+    status: ProductRecord['status'];
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
+};
+type Row = ProductsTable['products'];
+
+const sortColumns: Record<string, keyof Row> = {
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  name: 'name',
+  price: 'price_amount',
+  stock: 'stock',
+};
+
+const toRecord = (row: Row): ProductRecord => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  category: row.category,
+  price: { amount: Number(row.price_amount), currency: row.price_currency },
+  stock: Number(row.stock),
+  status: row.status,
+  version: Number(row.version),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export const toRow = (product: ProductRecord): Row => ({
+  id: product.id,
+  name: product.name,
+  description: product.description,
+  category: product.category,
+  price_amount: product.price.amount,
+  price_currency: product.price.currency,
+  stock: product.stock,
+  status: product.status,
+  version: product.version,
+  created_at: product.createdAt,
+  updated_at: product.updatedAt,
+});
+
+const tables = (db: AnyDb): Kysely<ProductsTable> => db.withTables<ProductsTable>();
+
+export async function listProducts(
+  db: AnyDb,
+  filters: ProductFilters,
+  page: PageRequest,
+): Promise<PageResult<ProductRecord>> {
+  let query = tables(db).selectFrom('products').selectAll();
+  if (filters.category) query = query.where('category', '=', filters.category);
+  if (filters.status) query = query.where('status', '=', filters.status);
+  if (filters.currency) query = query.where('price_currency', '=', filters.currency);
+  if (filters.priceMin !== undefined) query = query.where('price_amount', '>=', filters.priceMin);
+  if (filters.priceMax !== undefined) query = query.where('price_amount', '<=', filters.priceMax);
+  if (filters.createdFrom) query = query.where('created_at', '>=', filters.createdFrom);
+  if (filters.createdTo) query = query.where('created_at', '<', filters.createdTo);
+  const column = sortColumns[page.sort.field] ?? 'created_at';
+  const result = await paginate(query, page, column, (row) => row[column] as string | number);
+  return { ...result, items: result.items.map(toRecord) };
+}
+
+export async function findProduct(db: AnyDb, id: string): Promise<ProductRecord | null> {
+  const row = await tables(db).selectFrom('products').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toRecord(row) : null;
+}
+
+export async function insertProducts(db: AnyDb, products: ProductRecord[]): Promise<void> {
+  if (products.length > 0) await tables(db).insertInto('products').values(products.map(toRow)).execute();
+}
+
+export const insertProduct = (db: AnyDb, product: ProductRecord): Promise<void> => insertProducts(db, [product]);
+
+export async function updateProduct(db: AnyDb, product: ProductRecord, expectedVersion: number): Promise<boolean> {
+  const { id, created_at, ...changes } = toRow(product);
+  const result = await tables(db)
+    .updateTable('products')
+    .set(changes)
+    .where('id', '=', id)
+    .where('version', '=', expectedVersion)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function deleteProduct(db: AnyDb, id: string, expectedVersion: number): Promise<boolean> {
+  const result = await tables(db)
+    .deleteFrom('products')
+    .where('id', '=', id)
+    .where('version', '=', expectedVersion)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}

@@ -1,0 +1,5 @@
+// The users module's door: its service, its representation schema and its routes. Nothing else is imported from outside.
+
+export { representUser, usersPath, usersRoutes } from './http.ts';
+export { User, UserCreate, UserPatch, type UserRecord } from './schema.ts';
+export { type UsersService, usersService } from './service.ts';

@@ -1,0 +1,99 @@
+// The users table: the only SQL that touches it.
+import type { Kysely } from 'kysely';
+import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import type { AnyDb } from '../../storage/database.ts';
+import { paginate } from '../../storage/paginate.ts';
+import type { UserFilters, UserRecord } from './schema.ts';
+
+type UsersTable = {
+  users: {
+    id: string;
+    email: string;
+    email_key: string;
+    name: string;
+    role: UserRecord['role'];
+    status: UserRecord['status'];
+    location: string | null;
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
+};
+type Db = Kysely<UsersTable>;
+type Row = UsersTable['users'];
+
+const sortColumns: Record<string, keyof Row> = {
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  name: 'name',
+  email: 'email_key',
+};
+
+const toRecord = (row: Row): UserRecord => ({
+  id: row.id,
+  email: row.email,
+  name: row.name,
+  role: row.role,
+  status: row.status,
+  location: row.location,
+  version: Number(row.version),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const toRow = (user: UserRecord): Row => ({
+  id: user.id,
+  email: user.email,
+  email_key: user.email.toLowerCase(),
+  name: user.name,
+  role: user.role,
+  status: user.status,
+  location: user.location,
+  version: user.version,
+  created_at: user.createdAt,
+  updated_at: user.updatedAt,
+});
+
+const tables = (db: AnyDb): Db => db.withTables<UsersTable>();
+
+export async function listUsers(db: AnyDb, filters: UserFilters, page: PageRequest): Promise<PageResult<UserRecord>> {
+  let query = tables(db).selectFrom('users').selectAll();
+  if (filters.role) query = query.where('role', '=', filters.role);
+  if (filters.status) query = query.where('status', '=', filters.status);
+  if (filters.email) query = query.where('email_key', '=', filters.email.toLowerCase());
+  if (filters.createdFrom) query = query.where('created_at', '>=', filters.createdFrom);
+  if (filters.createdTo) query = query.where('created_at', '<', filters.createdTo);
+  const column = sortColumns[page.sort.field] ?? 'created_at';
+  const result = await paginate(query, page, column, (row) => row[column] as string);
+  return { ...result, items: result.items.map(toRecord) };
+}
+
+export async function findUser(db: AnyDb, id: string): Promise<UserRecord | null> {
+  const row = await tables(db).selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toRecord(row) : null;
+}
+
+export async function insertUser(db: AnyDb, user: UserRecord): Promise<void> {
+  await tables(db).insertInto('users').values(toRow(user)).execute();
+}
+
+/** Writes `user` only if the stored version is still `expectedVersion`; false when another write came first. */
+export async function updateUser(db: AnyDb, user: UserRecord, expectedVersion: number): Promise<boolean> {
+  const { id, created_at, ...changes } = toRow(user);
+  const result = await tables(db)
+    .updateTable('users')
+    .set(changes)
+    .where('id', '=', id)
+    .where('version', '=', expectedVersion)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function deleteUser(db: AnyDb, id: string, expectedVersion: number): Promise<boolean> {
+  const result = await tables(db)
+    .deleteFrom('users')
+    .where('id', '=', id)
+    .where('version', '=', expectedVersion)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}

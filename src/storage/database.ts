@@ -1,0 +1,58 @@
+// The storage port: one Kysely handle over SQLite (embedded) or PostgreSQL (distributed), chosen by DATABASE_URL.
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { nodeSqliteDialect, openSqlite } from './sqlite-dialect.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Modules type their own tables with `db.withTables<…>()`; storage knows none of them. */
+// biome-ignore lint/complexity/noBannedTypes: Kysely's database type starts empty and modules add their tables.
+export type AnyDb = Kysely<{}>;
+
+export interface Storage {
+  readonly db: AnyDb;
+  readonly dialect: Dialect;
+  /** Resolves when the database answers a trivial query; used by /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const pgOid = { int8: 20, timestamptz: 1184 } as const;
+
+/**
+ * Both dialects hand rows back in one shape: timestamps as ISO 8601 strings and bigint counts as numbers,
+ * so repositories and the conformance suite never branch on the dialect.
+ */
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pgOid.timestamptz) return (value: string) => new Date(value).toISOString();
+    if (oid === pgOid.int8) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export function sqlitePath(url: string): string {
+  return url.slice('sqlite:'.length);
+}
+
+export function openStorage(url: string): Storage {
+  if (url.startsWith('sqlite:')) {
+    const db = new Kysely<object>({ dialect: nodeSqliteDialect(openSqlite(sqlitePath(url))) });
+    return storage(db, 'sqlite');
+  }
+  const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
+  // An idle client losing its server must not crash the process; the next query reports the failure.
+  pool.on('error', () => {});
+  return storage(new Kysely<object>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+}
+
+function storage(db: AnyDb, dialect: Dialect): Storage {
+  return {
+    db,
+    dialect,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,62 @@
+// The transactional outbox: events are appended in the transaction that makes the change they describe.
+import type { Kysely } from 'kysely';
+import { newId } from '../kernel/ids.ts';
+
+export interface DomainEvent {
+  id: string;
+  type: string;
+  createdAt: string;
+  apiVersion: string;
+  aggregate: { type: string; id: string };
+  data: unknown;
+}
+
+export type OutboxTable = {
+  outbox: {
+    id: string;
+    type: string;
+    aggregate_type: string;
+    aggregate_id: string;
+    api_version: string;
+    payload: string;
+    created_at: string;
+    published_at: string | null;
+  };
+};
+
+export const currentApiVersion = 'v1';
+
+/** Builds an event; modules call this from their events.ts builders. */
+export function domainEvent(
+  type: string,
+  aggregate: { type: string; id: string },
+  data: unknown,
+  at: Date,
+): DomainEvent {
+  return {
+    id: newId('evt', at.getTime()),
+    type,
+    createdAt: at.toISOString(),
+    apiVersion: currentApiVersion,
+    aggregate,
+    data,
+  };
+}
+
+// biome-ignore lint/complexity/noBannedTypes: accepts any module's transaction.
+export async function appendEvent(trx: Kysely<{}>, event: DomainEvent): Promise<void> {
+  await trx
+    .withTables<OutboxTable>()
+    .insertInto('outbox')
+    .values({
+      id: event.id,
+      type: event.type,
+      aggregate_type: event.aggregate.type,
+      aggregate_id: event.aggregate.id,
+      api_version: event.apiVersion,
+      payload: JSON.stringify(event.data),
+      created_at: event.createdAt,
+      published_at: null,
+    })
+    .execute();
+}

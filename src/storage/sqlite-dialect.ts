@@ -1,0 +1,48 @@
+// Kysely's SqliteDialect over the built-in node:sqlite, which Kysely does not ship (kysely-org/kysely#1292).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { type SqliteDatabase, SqliteDialect } from 'kysely';
+
+/**
+ * node:sqlite takes a leading Date or object as the named-parameter bag and shifts every other value
+ * (STACK.md §3b), so each value is turned into a plain SQLite value before it is bound.
+ */
+function bind(value: unknown): SQLInputValue {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'object' && !(value instanceof Uint8Array)) return JSON.stringify(value);
+  return value as SQLInputValue;
+}
+
+export function openSqlite(path: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  // WAL lets readers proceed during a write; NORMAL sync is durable across process crashes in WAL mode.
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA foreign_keys = ON');
+  // Another process (a migration, a second server) may hold the write lock; wait instead of failing at once.
+  db.exec('PRAGMA busy_timeout = 5000');
+  return db;
+}
+
+export function nodeSqliteDialect(db: DatabaseSync): SqliteDialect {
+  const database: SqliteDatabase = {
+    close: () => db.close(),
+    prepare(sql) {
+      const statement = db.prepare(sql);
+      return {
+        reader: statement.columns().length > 0,
+        all: (parameters) => statement.all(...parameters.map(bind)),
+        run: (parameters) => {
+          const result = statement.run(...parameters.map(bind));
+          return { changes: result.changes, lastInsertRowid: result.lastInsertRowid };
+        },
+        iterate: (parameters) => statement.iterate(...parameters.map(bind)),
+      };
+    },
+  };
+  return new SqliteDialect({ database });
+}
