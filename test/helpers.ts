@@ -1,0 +1,192 @@
+// Shared fixtures: the real server on a real port, on a fresh SQLite file or its own PostgreSQL schema.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { buildApp } from '../src/app.ts';
+import { type Config, loadConfig } from '../src/config.ts';
+import type { Clock } from '../src/kernel/clock.ts';
+import { openStorage, type Storage } from '../src/storage/database.ts';
+import { migrateToLatest } from '../src/storage/migrate.ts';
+
+export type StorageKind = 'sqlite' | 'postgres';
+
+const servicesRequired = process.env.PORTICO_REQUIRE_SERVICES === '1';
+
+/** The URL of a service the suite needs, or null to skip; with PORTICO_REQUIRE_SERVICES=1 a missing one fails. */
+export function serviceUrl(variable: 'TEST_DATABASE_URL' | 'TEST_REDIS_URL' | 'TEST_AMQP_URL'): string | null {
+  const url = process.env[variable];
+  if (url) return url;
+  if (servicesRequired) throw new Error(`${variable} is not set, and PORTICO_REQUIRE_SERVICES=1 requires it.`);
+  return null;
+}
+
+/** Storages to run a suite on: SQLite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export function storageKinds(): StorageKind[] {
+  return serviceUrl('TEST_DATABASE_URL') ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A database no other test run sees: a temporary SQLite file, or a new PostgreSQL schema. */
+export async function testDatabase(kind: StorageKind): Promise<TestDatabase> {
+  if (kind === 'sqlite') {
+    const dir = await mkdtemp(join(tmpdir(), 'portico-test-'));
+    return { url: `sqlite:${join(dir, 'portico.sqlite')}`, drop: () => rm(dir, { recursive: true, force: true }) };
+  }
+  const base = serviceUrl('TEST_DATABASE_URL');
+  if (!base) throw new Error('TEST_DATABASE_URL is not set');
+  const schema = `portico_test_${randomBytes(6).toString('hex')}`;
+  const admin = openStorage(base);
+  await sql`create schema ${sql.id(schema)}`.execute(admin.db);
+  await admin.close();
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    async drop() {
+      const cleanup = openStorage(base);
+      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(cleanup.db);
+      await cleanup.close();
+    },
+  };
+}
+
+/** Opens and migrates a fresh test database. */
+export async function testStorage(kind: StorageKind): Promise<{ storage: Storage; close(): Promise<void> }> {
+  const database = await testDatabase(kind);
+  const storage = openStorage(database.url);
+  await migrateToLatest(storage);
+  return {
+    storage,
+    async close() {
+      await storage.close();
+      await database.drop();
+    },
+  };
+}
+
+export interface TestServer {
+  url: string;
+  app: FastifyInstance;
+  storage: Storage;
+  config: Config;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface ServerOptions {
+  storage?: StorageKind;
+  /** Extra environment, as a deployment would set it. */
+  env?: Record<string, string>;
+  clock?: Clock;
+}
+
+/** Starts the whole application on 127.0.0.1; links in responses point at the real port. */
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const database = await testDatabase(options.storage ?? 'sqlite');
+  const storage = openStorage(database.url);
+  await migrateToLatest(storage);
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      // Suites make many requests from one address; the rate-limit suite sets its own limit.
+      RATE_LIMIT_ANONYMOUS: '1000000/1m',
+      ...options.env,
+    });
+    const app = await buildApp({ config, storage, ...(options.clock ? { clock: options.clock } : {}) });
+    try {
+      await app.listen({ host: '127.0.0.1', port });
+    } catch (error) {
+      await app.close();
+      // Another process took the probed port between the probe and the listen: try another.
+      if ((error as { code?: string }).code === 'EADDRINUSE' && attempt < 5) continue;
+      throw error;
+    }
+    return {
+      url: `http://127.0.0.1:${port}`,
+      app,
+      storage,
+      config,
+      async close() {
+        await app.close();
+        await storage.close();
+        await database.drop();
+      },
+    };
+  }
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies freely and assert on them.
+  body: T extends unknown ? any : T;
+  text: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as is, without JSON encoding. */
+  raw?: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+/** A small client over the real socket: JSON in, JSON (or text) out. */
+export function client(baseUrl: string) {
+  return async function request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | Uint8Array | undefined;
+    if (options.raw !== undefined) body = options.raw;
+    else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(path.startsWith('http') ? path : `${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await response.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  };
+}
+
+/** Asserts the CONTRACT's error envelope and returns its error object. */
+export function expectEnvelope(response: ApiResponse, status: number, code: string) {
+  const problems: string[] = [];
+  if (response.status !== status) problems.push(`status ${response.status}, expected ${status}`);
+  const error = response.body?.error;
+  if (!error) problems.push('no error envelope');
+  else {
+    if (error.code !== code) problems.push(`code ${error.code}, expected ${code}`);
+    if (typeof error.requestId !== 'string' || error.requestId !== response.headers.get('x-request-id')) {
+      problems.push('requestId missing or not the X-Request-Id header');
+    }
+    if (!Array.isArray(error.details)) problems.push('details is not an array');
+    if (typeof error.documentationUrl !== 'string' || !error.documentationUrl.endsWith(`#${code}`)) problems.push('documentationUrl does not name the code');
+  }
+  if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${response.text}`);
+  return error;
+}
