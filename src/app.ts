@@ -2,11 +2,15 @@
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TObject } from 'typebox';
+import { memoryKeyValue } from './adapters/kv/memory.ts';
+import type { KeyValue } from './adapters/kv/port.ts';
 import type { Config } from './config.ts';
 import { installContentTypes } from './edge/content-types.ts';
+import { installCors } from './edge/cors.ts';
 import { sendError } from './edge/error-envelope.ts';
 import { installErrorHandler, toApiError } from './edge/error-handler.ts';
 import { installMethodTable } from './edge/method-table.ts';
+import { installAnonymousRateLimit } from './edge/rate-limit.ts';
 import { echoRequestId, requestIdFor } from './edge/request-id.ts';
 import { requireDeclaredScopes } from './edge/scopes.ts';
 import { installValidators } from './edge/validation.ts';
@@ -26,6 +30,8 @@ export interface AppDependencies {
   config: Config;
   storage: Storage;
   clock?: Clock;
+  /** Counters for rate limits; the in-memory adapter when not given. */
+  keyValue?: KeyValue;
 }
 
 const errorsDoc = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
@@ -42,7 +48,12 @@ function sparseOf(schema: TObject) {
   };
 }
 
-export async function buildApp({ config, storage, clock = systemClock }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  storage,
+  clock = systemClock,
+  keyValue,
+}: AppDependencies): Promise<FastifyInstance> {
   const { publicUrl } = config;
   const app = Fastify({
     logger: {
@@ -72,6 +83,18 @@ export async function buildApp({ config, storage, clock = systemClock }: AppDepe
   echoRequestId(app);
   installErrorHandler(app, publicUrl);
   installMethodTable(app, publicUrl);
+  await installCors(app, config.corsOrigins);
+  const nowMs = () => clock().getTime();
+  const kv = keyValue ?? memoryKeyValue(nowMs);
+  installAnonymousRateLimit(app, kv, config.rateLimitAnonymous, nowMs);
+  // A store passed in belongs to the caller; only the one made here is closed here.
+  if (!keyValue) app.addHook('onClose', () => kv.close());
+  for (const [variable, url] of [
+    ['REDIS_URL', config.redisUrl],
+    ['AMQP_URL', config.amqpUrl],
+  ] as const) {
+    if (url) app.log.warn(`${variable} is set, but this build has no adapter for it yet: the embedded one is used.`);
+  }
   requireDeclaredScopes(app, ['/v1/']);
 
   app.addSchema({ ...ErrorEnvelope, $id: errorSchemaId });
