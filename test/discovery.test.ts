@@ -1,0 +1,75 @@
+// What a client starts from: the API root and its links, the docs, the error reference, health and readiness.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { errorCodes } from '../src/kernel/errors.ts';
+import { client, expectEnvelope, startServer, type TestServer } from './helpers.ts';
+
+let server: TestServer;
+before(async () => {
+  server = await startServer();
+});
+after(() => server.close());
+
+test('every error code has its entry in docs/errors.md, and every entry names a real code', async () => {
+  const markdown = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const documented = [...markdown.matchAll(/^## ([A-Z_]+)$/gm)].map((match) => match[1]);
+  assert.deepEqual([...documented].sort(), [...errorCodes].sort());
+});
+
+test("an error's documentationUrl opens the errors page at that code's entry", async () => {
+  const api = client(server.url);
+  const error = expectEnvelope(await api('GET', '/v1/users/usr_missing'), 404, 'RESOURCE_NOT_FOUND');
+  const url = new URL(error.documentationUrl);
+  const page = await api('GET', url.pathname);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  assert.match(page.text, new RegExp(`<h2 id="${url.hash.slice(1)}">`));
+});
+
+test('every link of the API root resolves, templated ones expanded with no parameters', async () => {
+  const api = client(server.url);
+  const root = await api('GET', '/');
+  assert.equal(root.status, 200);
+  for (const [rel, link] of Object.entries(root.body._links as Record<string, { href: string; templated?: boolean }>)) {
+    const href = link.templated ? link.href.replace(/\{\?[^}]*\}/, '').replace('{id}', 'usr_none') : link.href;
+    const response = await api('GET', href);
+    const expected = rel.endsWith(':item') ? 404 : 200;
+    assert.equal(response.status, expected, `${rel} → ${href}`);
+  }
+});
+
+test('the root links every collection of v1 with a templated query', async () => {
+  const root = (await client(server.url)('GET', '/')).body;
+  assert.equal(root._links.users.templated, true);
+  assert.match(root._links.products.href, /\/v1\/products\{\?.*cursor.*\}$/);
+  assert.match(root._links['openapi:v1'].href, /\/v1\/openapi\.json$/);
+});
+
+test('the interactive docs and the OpenAPI 3.1 document are served', async () => {
+  const api = client(server.url);
+  const docs = await api('GET', '/docs/');
+  assert.equal(docs.status, 200);
+  assert.match(docs.text, /<html/i);
+  const openapi = await api('GET', '/v1/openapi.json');
+  assert.equal(openapi.body.openapi, '3.1.0');
+  assert.ok(openapi.body.paths['/v1/users/{id}'].patch, 'PATCH /v1/users/{id} is documented');
+});
+
+test('liveness answers 200', async () => {
+  const health = await client(server.url)('GET', '/healthz');
+  assert.deepEqual([health.status, health.body], [200, { status: 'ok' }]);
+});
+
+test('readiness answers 200 while the database answers, and 503 in the envelope once it does not', async () => {
+  const other = await startServer();
+  try {
+    const api = client(other.url);
+    assert.equal((await api('GET', '/readyz')).status, 200);
+    await other.storage.close();
+    const error = expectEnvelope(await api('GET', '/readyz'), 503, 'SERVICE_UNAVAILABLE');
+    assert.equal(error.details[0].field, 'database');
+  } finally {
+    await other.app.close();
+  }
+});
