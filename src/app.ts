@@ -5,6 +5,7 @@ import type { TObject } from 'typebox';
 import { memoryKeyValue } from './adapters/kv/memory.ts';
 import type { KeyValue } from './adapters/kv/port.ts';
 import type { Config } from './config.ts';
+import { clientErrorHandler } from './edge/client-errors.ts';
 import { installContentTypes } from './edge/content-types.ts';
 import { installCors } from './edge/cors.ts';
 import { sendError } from './edge/error-envelope.ts';
@@ -22,6 +23,7 @@ import { Product, productsRoutes, productsService } from './modules/catalog/inde
 import { User, usersRoutes, usersService } from './modules/users/index.ts';
 import type { Storage } from './storage/database.ts';
 import { sharedSecret } from './storage/settings.ts';
+import { installConditionalGet } from './transports/rest/conditional-get.ts';
 import { discoveryRoutes } from './transports/rest/discovery.ts';
 import { errorSchemaId } from './transports/rest/error-responses.ts';
 import { registerOpenApi } from './transports/rest/openapi.ts';
@@ -67,6 +69,9 @@ export async function buildApp({
     onConstructorPoisoning: 'error',
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     return503OnClosing: true,
+    // Ids up to the 255 characters IdParam allows reach the handler, which answers 404 (find-my-way's default is 100).
+    routerOptions: { maxParamLength: 256 },
+    clientErrorHandler: clientErrorHandler(publicUrl),
     // Framework errors found before routing (a badly encoded URL) still answer with the envelope.
     frameworkErrors: (error, request, reply) => {
       sendError(
@@ -96,6 +101,7 @@ export async function buildApp({
     if (url) app.log.warn(`${variable} is set, but this build has no adapter for it yet: the embedded one is used.`);
   }
   requireDeclaredScopes(app, ['/v1/']);
+  installConditionalGet(app);
 
   app.addSchema({ ...ErrorEnvelope, $id: errorSchemaId });
   app.addSchema(Problem);

@@ -1,5 +1,6 @@
 // Environment → a typed, validated configuration. The only reader of process.env; a bad value stops start-up
 // with one line naming the variable.
+import { isIP } from 'node:net';
 
 export interface RateLimitRule {
   limit: number;
@@ -26,7 +27,8 @@ export interface Config {
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
-    super(`${variable}: ${problem}`);
+    // One line whatever the bad value holds: control characters (a stray newline) are shown escaped.
+    super(`${variable}: ${problem}`.replace(/\p{Cc}/gu, (char) => JSON.stringify(char).slice(1, -1)));
     this.name = 'ConfigError';
   }
 }
@@ -60,7 +62,8 @@ function readUrl(env: Env, name: string, protocols: string[]): string | null {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(name, `must be a URL (${protocols.join(' or ')}), got '${raw}'`);
+    // The value is not echoed: a service URL that fails to parse may still carry a password.
+    throw new ConfigError(name, `must be a URL (${protocols.join(' or ')}) and is not one`);
   }
   if (!protocols.includes(url.protocol)) {
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got '${url.protocol}'`);
@@ -68,8 +71,21 @@ function readUrl(env: Env, name: string, protocols: string[]): string | null {
   return raw;
 }
 
+function readPublicUrl(env: Env, fallback: string): string {
+  const raw = readUrl(env, 'PUBLIC_URL', ['http:', 'https:']);
+  if (raw === null) return fallback;
+  const url = new URL(raw);
+  // Links are this URL followed by a path: a path prefix is fine, a query, fragment or credentials are not.
+  if (/[?#]/.test(raw) || url.username !== '' || url.password !== '') {
+    throw new ConfigError('PUBLIC_URL', 'must be a base URL without query, fragment or credentials');
+  }
+  return raw.replace(/\/+$/, '');
+}
+
 function readDatabaseUrl(env: Env): string {
   const raw = env.DATABASE_URL ?? 'sqlite:./data/portico.sqlite';
+  // Empty is refused rather than read as unset: a URL that expanded to nothing must not start on a fresh SQLite file.
+  if (raw === '') throw new ConfigError('DATABASE_URL', "is empty; set 'sqlite:PATH' or 'postgres://…', or unset it");
   if (raw.startsWith('sqlite:')) {
     if (raw.length === 'sqlite:'.length)
       throw new ConfigError('DATABASE_URL', "sqlite: needs a path, as in 'sqlite:./data/portico.sqlite'");
@@ -80,10 +96,10 @@ function readDatabaseUrl(env: Env): string {
 
 function readRateLimit(env: Env): RateLimitRule {
   const raw = env.RATE_LIMIT_ANONYMOUS ?? '60/1m';
-  const [count, window] = raw.split('/');
+  const [count, window, extra] = raw.split('/');
   const limit = Number(count);
   const windowMs = window === undefined ? null : parseDurationMs(window);
-  if (!/^\d+$/.test(count ?? '') || limit < 1 || windowMs === null || windowMs < 1000) {
+  if (!/^\d+$/.test(count ?? '') || limit < 1 || windowMs === null || windowMs < 1000 || extra !== undefined) {
     throw new ConfigError(
       'RATE_LIMIT_ANONYMOUS',
       `must be 'N/window' such as '60/1m' (window at least 1s), got '${raw}'`,
@@ -127,14 +143,21 @@ function readOrigins(env: Env): string[] {
   return origins;
 }
 
-const ipOrCidr = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+)(\/\d{1,3})?$/i;
+/** An IPv4 or IPv6 address, optionally with a prefix length no longer than the address. */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
 
 function readTrustProxy(env: Env): string[] {
   const entries = (env.TRUST_PROXY ?? '')
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0);
-  const bad = entries.find((entry) => !ipOrCidr.test(entry));
+  const bad = entries.find((entry) => !isAddressOrCidr(entry));
   if (bad !== undefined) throw new ConfigError('TRUST_PROXY', `'${bad}' is not an IP address or CIDR`);
   return entries;
 }
@@ -148,7 +171,8 @@ function readFlag(env: Env, name: string): boolean {
 export function loadConfig(env: Env = process.env): Config {
   const host = env.HOST ?? '127.0.0.1';
   const port = readPort(env);
-  const publicUrl = (readUrl(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${host}:${port}`).replace(/\/+$/, '');
+  // An IPv6 literal goes in brackets in a URL (RFC 3986 §3.2.2).
+  const publicUrl = readPublicUrl(env, `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`);
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!(logLevels as readonly string[]).includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}, got '${logLevel}'`);

@@ -73,3 +73,19 @@ test('readiness answers 200 while the database answers, and 503 in the envelope 
     await other.app.close();
   }
 });
+
+test('a collection page carries an ETag, and answers 304 to If-None-Match until a row changes', async () => {
+  const api = client(server.url);
+  const first = await api('GET', '/v1/products?limit=5');
+  const etag = first.headers.get('etag');
+  assert.match(etag ?? '', /^"[A-Za-z0-9_-]+"$/);
+  const again = await api('GET', '/v1/products?limit=5', { headers: { 'if-none-match': etag ?? '' } });
+  assert.equal(again.status, 304);
+  assert.equal(again.text, '');
+  await api('POST', '/v1/products', {
+    body: { name: 'Lamp', category: 'lighting', price: { amount: 4500, currency: 'EUR' } },
+  });
+  const changed = await api('GET', '/v1/products?limit=5', { headers: { 'if-none-match': etag ?? '' } });
+  assert.equal(changed.status, 200);
+  assert.notEqual(changed.headers.get('etag'), etag);
+});

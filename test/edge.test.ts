@@ -145,3 +145,46 @@ describe('CORS', () => {
     expectEnvelope(await api()('OPTIONS', '/nowhere'), 404, 'RESOURCE_NOT_FOUND');
   });
 });
+
+describe('requests the HTTP parser refuses', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  async function rawExchange(request: string): Promise<{ status: number; headers: string; body: string }> {
+    const { connect } = await import('node:net');
+    const port = Number(new URL(server.url).port);
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(request));
+      let data = '';
+      socket.on('data', (chunk) => {
+        data += chunk.toString('utf8');
+      });
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const [head = '', body = ''] = data.split('\r\n\r\n');
+        resolve({ status: Number(head.split(' ')[1]), headers: head, body });
+      });
+    });
+  }
+
+  test('headers over 16 KiB answer 431 in the envelope with a request id', async () => {
+    const response = await rawExchange(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(response.status, 431);
+    const envelope = JSON.parse(response.body);
+    assert.equal(envelope.error.code, 'HEADERS_TOO_LARGE');
+    assert.match(response.headers, new RegExp(`X-Request-Id: ${envelope.error.requestId}`));
+  });
+
+  test('bytes that are not HTTP answer 400 MALFORMED_REQUEST in the envelope', async () => {
+    const response = await rawExchange('HELLO THERE\r\n\r\n');
+    assert.equal(response.status, 400);
+    assert.equal(JSON.parse(response.body).error.code, 'MALFORMED_REQUEST');
+  });
+
+  test('an id of 255 characters is simply not found', async () => {
+    expectEnvelope(await client(server.url)('GET', `/v1/users/usr_${'x'.repeat(251)}`), 404, 'RESOURCE_NOT_FOUND');
+  });
+});

@@ -86,7 +86,9 @@ async function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -161,7 +163,11 @@ export function client(baseUrl: string) {
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(path.startsWith('http') ? path : `${baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const response = await fetch(path.startsWith('http') ? path : `${baseUrl}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
     const text = await response.text();
     let parsed: unknown = null;
     try {
@@ -185,7 +191,8 @@ export function expectEnvelope(response: ApiResponse, status: number, code: stri
       problems.push('requestId missing or not the X-Request-Id header');
     }
     if (!Array.isArray(error.details)) problems.push('details is not an array');
-    if (typeof error.documentationUrl !== 'string' || !error.documentationUrl.endsWith(`#${code}`)) problems.push('documentationUrl does not name the code');
+    if (typeof error.documentationUrl !== 'string' || !error.documentationUrl.endsWith(`#${code}`))
+      problems.push('documentationUrl does not name the code');
   }
   if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${response.text}`);
   return error;

@@ -10,7 +10,11 @@ export function applyMergePatch(target: Json, patch: Json): Json {
   const result: Record<string, Json> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key] ?? null, value);
+    else {
+      const merged = applyMergePatch(Object.hasOwn(result, key) ? (result[key] ?? null) : null, value);
+      // Defined, not assigned: a member named "__proto__" is data (RFC 8259 §4), not the result's prototype.
+      Object.defineProperty(result, key, { value: merged, enumerable: true, writable: true, configurable: true });
+    }
   }
   return result;
 }

@@ -75,7 +75,12 @@ export function cursorCodec(secret: string): CursorCodec {
       if (!payload || !mac || extra !== undefined) throw badCursor('The cursor is malformed.');
       const given = Buffer.from(mac, 'base64url');
       const expected = sign(payload);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      // Decoding ignores a last character's spare bits and stray characters: only the canonical spelling is ours.
+      if (
+        given.length !== expected.length ||
+        given.toString('base64url') !== mac ||
+        !timingSafeEqual(given, expected)
+      ) {
         throw badCursor('The cursor was altered or was not issued by this API.');
       }
       const body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as CursorPayload;

@@ -133,11 +133,9 @@ export const pageQueryProperties = {
   ),
 };
 
-// No pattern: an id of the wrong shape is simply not found (404), never a validation error.
-export const IdParam = Type.Object(
-  { id: Type.String({ minLength: 1, maxLength: 255 }) },
-  { additionalProperties: false },
-);
+// No pattern and no minimum: an id of the wrong shape, even empty (`/v1/users/`), is simply not found (404),
+// never a validation error.
+export const IdParam = Type.Object({ id: Type.String({ maxLength: 255 }) }, { additionalProperties: false });
 
 /** RFC 9457 problem document, sent instead of the envelope when the client asks for application/problem+json. */
 export const Problem = Type.Object(

@@ -17,16 +17,20 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-const pgOid = { int8: 20, timestamptz: 1184 } as const;
+const pgOid = { int8: 20, json: 114, jsonb: 3802, timestamptz: 1184 } as const;
+// pg's own parser, not `new Date(text)`: V8 reads a year below 100 as 19xx and rejects offsets with seconds.
+const parseTimestamptz = pg.types.getTypeParser(pgOid.timestamptz) as (value: string) => Date;
 
 /**
- * Both dialects hand rows back in one shape: timestamps as ISO 8601 strings and bigint counts as numbers,
- * so repositories and the conformance suite never branch on the dialect.
+ * Both dialects hand rows back in one shape: timestamps as ISO 8601 strings, bigint counts as numbers and JSON
+ * columns as their text (SQLite stores JSON as text), so repositories and the conformance suite never branch on
+ * the dialect.
  */
 const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === pgOid.timestamptz) return (value: string) => new Date(value).toISOString();
+    if (oid === pgOid.timestamptz) return (value: string) => parseTimestamptz(value).toISOString();
     if (oid === pgOid.int8) return (value: string) => Number(value);
+    if (oid === pgOid.json || oid === pgOid.jsonb) return (value: string) => value;
     return pg.types.getTypeParser(oid, format);
   },
 };

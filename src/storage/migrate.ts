@@ -1,4 +1,6 @@
 // Runs the migration set to the latest version, on either dialect, under Kysely's migration lock.
+import { setTimeout as delay } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import type { Storage } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
@@ -15,8 +17,19 @@ export interface MigrationReport {
 }
 
 export async function migrateToLatest(storage: Storage): Promise<MigrationReport> {
-  const migrator = new Migrator({ db: storage.db, provider });
-  const { error, results = [] } = await migrator.migrateToLatest();
-  if (error) throw error;
-  return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+  // Kysely looks for its bookkeeping tables in every schema unless told which one: on PostgreSQL another schema's
+  // tables (a parallel test run, a second deployment) would make it skip creating its own and then fail.
+  const schema =
+    storage.dialect === 'postgres'
+      ? (await sql<{ name: string }>`select current_schema() as name`.execute(storage.db)).rows[0]?.name
+      : undefined;
+  const migrator = new Migrator({ db: storage.db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
+  for (let attempt = 1; ; attempt++) {
+    const { error, results = [] } = await migrator.migrateToLatest();
+    if (!error) return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+    // SQLite has no lock between processes (Kysely's is a no-op there): when two processes migrate one database at
+    // once, the loser fails although the winner did the work, and a later run finds nothing left to do.
+    if (storage.dialect !== 'sqlite' || attempt === 5) throw error;
+    await delay(20 * attempt);
+  }
 }

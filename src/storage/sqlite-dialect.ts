@@ -19,12 +19,13 @@ function bind(value: unknown): SQLInputValue {
 export function openSqlite(path: string): DatabaseSync {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
+  // Another process (a migration, a second server) may hold the write lock; wait instead of failing at once.
+  // First, since switching to WAL below itself needs the lock when two processes open a new file together.
+  db.exec('PRAGMA busy_timeout = 5000');
   // WAL lets readers proceed during a write; NORMAL sync is durable across process crashes in WAL mode.
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA foreign_keys = ON');
-  // Another process (a migration, a second server) may hold the write lock; wait instead of failing at once.
-  db.exec('PRAGMA busy_timeout = 5000');
   return db;
 }
 

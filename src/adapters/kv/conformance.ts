@@ -67,6 +67,13 @@ export function keyValueConformance(name: string, make: (nowMs: () => number) =>
       assert.equal((await kv.consumeRate('client', rule, 2)).allowed, true);
     }));
 
+  test(`${name}: a clock stepped back does not lock a client out for the length of the step`, () =>
+    withStore(async (kv, advance) => {
+      for (let i = 0; i < rule.limit; i++) await kv.consumeRate('client', rule);
+      advance(-3_600_000);
+      assert.equal((await kv.consumeRate('client', rule)).allowed, true);
+    }));
+
   test(`${name}: concurrent requests never pass more than the allowance`, () =>
     withStore(async (kv) => {
       const decisions = await Promise.all(Array.from({ length: 50 }, () => kv.consumeRate('client', rule)));

@@ -10,7 +10,10 @@ export interface GcraStep {
 
 export function gcra(storedTatMs: number | null, nowMs: number, rule: RateRule, cost: number): GcraStep {
   const interval = rule.windowMs / rule.limit;
-  const tat = Math.max(storedTatMs ?? nowMs, nowMs);
+  // An allowed request never stores more than one window ahead, so a farther arrival time means the clock stepped
+  // back since: start afresh rather than refuse the client for as long as the step.
+  const stored = storedTatMs !== null && storedTatMs - nowMs <= rule.windowMs + 1 ? storedTatMs : nowMs;
+  const tat = Math.max(stored, nowMs);
   const nextTat = tat + interval * cost;
   const allowAt = nextTat - rule.windowMs;
   if (nowMs < allowAt) {

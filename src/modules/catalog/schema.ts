@@ -4,8 +4,10 @@ import { CurrencyCode, Links, Money, Nullable, StringEnum, Timestamp } from '../
 
 export const ProductStatus = StringEnum(['active', 'archived']);
 
-const name = Type.String({ minLength: 1, maxLength: 200, examples: ['Walnut desk'] });
-const description = Nullable(Type.String({ maxLength: 5000, examples: ['Solid walnut, oiled.'] }));
+// PostgreSQL text cannot hold U+0000, so no string may carry it on either storage (a 400, never a 500).
+const noNul = '^[^\\u0000]*$';
+const name = Type.String({ minLength: 1, maxLength: 200, pattern: noNul, examples: ['Walnut desk'] });
+const description = Nullable(Type.String({ maxLength: 5000, pattern: noNul, examples: ['Solid walnut, oiled.'] }));
 const category = Type.String({
   minLength: 1,
   maxLength: 100,

@@ -8,4 +8,4 @@ export const duplicateEmail = (): ApiError =>
   });
 
 export const userConflict = (error: unknown): ApiError | null =>
-  isUniqueViolation(error, 'email') ? duplicateEmail() : null;
+  isUniqueViolation(error, 'email_key') ? duplicateEmail() : null;

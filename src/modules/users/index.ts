@@ -1,5 +1,6 @@
 // The users module's door: its service, its representation schema and its routes. Nothing else is imported from outside.
 
 export { representUser, usersPath, usersRoutes } from './http.ts';
+export { insertUsers } from './repository.ts';
 export { User, UserCreate, UserPatch, type UserRecord } from './schema.ts';
-export { type UsersService, usersService } from './service.ts';
+export { buildUser, type UsersService, usersService } from './service.ts';

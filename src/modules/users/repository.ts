@@ -73,9 +73,11 @@ export async function findUser(db: AnyDb, id: string): Promise<UserRecord | null
   return row ? toRecord(row) : null;
 }
 
-export async function insertUser(db: AnyDb, user: UserRecord): Promise<void> {
-  await tables(db).insertInto('users').values(toRow(user)).execute();
+export async function insertUsers(db: AnyDb, users: UserRecord[]): Promise<void> {
+  if (users.length > 0) await tables(db).insertInto('users').values(users.map(toRow)).execute();
 }
+
+export const insertUser = (db: AnyDb, user: UserRecord): Promise<void> => insertUsers(db, [user]);
 
 /** Writes `user` only if the stored version is still `expectedVersion`; false when another write came first. */
 export async function updateUser(db: AnyDb, user: UserRecord, expectedVersion: number): Promise<boolean> {

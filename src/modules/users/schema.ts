@@ -5,9 +5,11 @@ import { Links, Nullable, StringEnum, Timestamp } from '../../kernel/schemas.ts'
 export const UserRole = StringEnum(['admin', 'customer']);
 export const UserStatus = StringEnum(['active', 'inactive']);
 
+// PostgreSQL text cannot hold U+0000, so no string may carry it on either storage (a 400, never a 500).
+const noNul = '^[^\\u0000]*$';
 const email = Type.String({ format: 'email', minLength: 3, maxLength: 254, examples: ['ada@example.com'] });
-const name = Type.String({ minLength: 1, maxLength: 200, examples: ['Ada Lovelace'] });
-const location = Nullable(Type.String({ minLength: 1, maxLength: 200, examples: ['London'] }));
+const name = Type.String({ minLength: 1, maxLength: 200, pattern: noNul, examples: ['Ada Lovelace'] });
+const location = Nullable(Type.String({ minLength: 1, maxLength: 200, pattern: noNul, examples: ['London'] }));
 
 export const UserFields = {
   id: Type.String({ maxLength: 64, pattern: '^usr_[0-9a-z]{26}$', examples: ['usr_01jd2gq6f1e8x9v3k4m5n6p7q8'] }),
@@ -68,7 +70,9 @@ export type UserPatch = Static<typeof UserPatch>;
 export const userFilters = {
   role: Type.Optional(UserRole),
   status: Type.Optional(UserStatus),
-  email: Type.Optional(Type.String({ minLength: 1, maxLength: 254, description: 'Exact address, case-insensitive.' })),
+  email: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 254, pattern: noNul, description: 'Exact address, case-insensitive.' }),
+  ),
 };
 export type UserFilters = {
   role?: UserRecord['role'];

@@ -2,13 +2,24 @@
 import type { Clock } from '../../kernel/clock.ts';
 import type { CrudService } from '../../kernel/crud.ts';
 import type { Storage } from '../../storage/database.ts';
-import { crudService } from '../crud-service.ts';
+import { crudService, type Identity } from '../crud-service.ts';
 import { userConflict } from './errors.ts';
 import { userCreated, userDeleted, userUpdated } from './events.ts';
 import * as repository from './repository.ts';
 import type { UserCreate, UserFilters, UserPatch, UserRecord } from './schema.ts';
 
 export type UsersService = CrudService<UserRecord, UserCreate, UserPatch, UserFilters>;
+
+export function buildUser(input: UserCreate, identity: Identity): UserRecord {
+  return {
+    ...identity,
+    email: input.email,
+    name: input.name,
+    role: input.role ?? 'customer',
+    status: input.status ?? 'active',
+    location: input.location ?? null,
+  };
+}
 
 export function usersService(storage: Storage, clock: Clock): UsersService {
   return crudService<UserRecord, UserCreate, UserPatch, UserFilters>(
@@ -23,14 +34,7 @@ export function usersService(storage: Storage, clock: Clock): UsersService {
     {
       kind: 'user',
       prefix: 'usr',
-      build: (input, identity) => ({
-        ...identity,
-        email: input.email,
-        name: input.name,
-        role: input.role ?? 'customer',
-        status: input.status ?? 'active',
-        location: input.location ?? null,
-      }),
+      build: buildUser,
       toInput: ({ email, name, role, status, location }) => ({ email, name, role, status, location }),
       conflict: userConflict,
       created: (user, at) => [userCreated(user, at)],

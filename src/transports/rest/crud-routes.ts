@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TObject, type TSchema, Type } from 'typebox';
 import { mergePatchType } from '../../edge/content-types.ts';
 import type { CrudService, Precondition, Versioned } from '../../kernel/crud.ts';
+import { invalid } from '../../kernel/errors.ts';
 import { entityTag, ifMatch } from '../../kernel/etag.ts';
 import { type CursorCodec, listingKey, pageRequest, type Sort } from '../../kernel/pagination.ts';
 import { IdParam, Links, Pagination, pageQueryProperties, StringEnum } from '../../kernel/schemas.ts';
@@ -37,6 +38,21 @@ export interface RestContext {
 const pageKeys = new Set(['limit', 'cursor', 'page', 'perPage', 'sort', 'order', 'fields']);
 
 const defaultOrder = (field: string): Sort['order'] => (field.endsWith('At') ? 'desc' : 'asc');
+
+const rangeKeys = new Set(['createdFrom', 'createdTo']);
+
+/**
+ * A date-time bound in the stored form (UTC, milliseconds), because SQLite compares timestamps as text:
+ * `…T00:00:05Z` and `…T01:00:05+01:00` must mean the instant stored as `…T00:00:05.000Z`. Rows hold whole
+ * milliseconds, so a finer bound rounds up for both the inclusive and the exclusive end.
+ */
+function storedInstant(field: string, text: string): string {
+  const ms = Date.parse(text);
+  // RFC 3339 allows a leap second (…:60), which no stored row can carry and Date cannot represent.
+  if (Number.isNaN(ms))
+    throw invalid(field, 'INVALID_FORMAT', `${field} must be an RFC 3339 date-time without a leap second.`);
+  return new Date(ms + (/\.\d{3}\d*[1-9]/.test(text) ? 1 : 0)).toISOString();
+}
 
 function preconditionFrom<R extends Versioned>(request: FastifyRequest): Precondition<R> {
   const header = request.headers['if-match'];
@@ -96,7 +112,11 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
       const fields = parseFields(query.fields, fieldNames);
       const field = query.sort ?? resource.sortFields[0];
       const sort: Sort = { field, order: query.order ?? defaultOrder(field) };
-      const filters = Object.fromEntries(Object.entries(query).filter(([key]) => !pageKeys.has(key)));
+      const filters = Object.fromEntries(
+        Object.entries(query)
+          .filter(([key]) => !pageKeys.has(key))
+          .map(([key, value]) => [key, rangeKeys.has(key) ? storedInstant(key, String(value)) : value]),
+      );
       const listing = listingKey(path, filters);
       const page = pageRequest(query as Parameters<typeof pageRequest>[0], sort, listing, context.codec);
       const result = await service.list(filters as Filters, page);

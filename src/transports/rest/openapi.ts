@@ -1,5 +1,6 @@
 // The OpenAPI 3.1 documents, generated from the route schemas (DESIGN principle 1) and finished here with what
-// a schema cannot say: error examples, response headers, security by declared scope, one document per version.
+// a schema cannot say: error examples, response headers, the statuses every operation can meet, one document per
+// version. Security comes from each route's declared scope (edge/scopes.ts).
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { envelopeOf } from '../../edge/error-envelope.ts';
@@ -32,7 +33,7 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
   ],
   413: ['PAYLOAD_TOO_LARGE', 'The body is larger than the 1 MiB this API accepts.', []],
   415: ['UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes application/json bodies, not text/plain.', []],
-  429: ['RATE_LIMITED', 'Too many requests; retry after the number of seconds in Retry-After.', []],
+  429: ['RATE_LIMITED', 'Too many requests from this address; retry in 12 s.', []],
   500: [
     'INTERNAL_ERROR',
     'An internal error occurred. Quote request id req_01jd2gq6f1e8x9v3k4m5n6p7q8 when you report it.',
@@ -45,81 +46,169 @@ const descriptions: Record<number, string> = {
   201: 'Created',
   204: 'No content',
   304: 'Not modified: the representation matching If-None-Match is still current.',
-  400: 'The request is malformed or not valid.',
+  400: 'The request is malformed (a URL or body that cannot be read) or not valid.',
   401: 'No or bad credentials.',
   403: 'Authenticated but not allowed.',
   404: 'Not found.',
   409: 'Conflict with the current state.',
   412: 'If-Match did not match the current ETag.',
-  413: 'The body is too large.',
-  415: 'The body is not of a supported media type.',
-  429: 'Too many requests.',
+  413: 'The body is larger than 1 MiB.',
+  415: 'The body is not of a media type this operation reads.',
+  429: 'Too many requests from this address; Retry-After says when to try again.',
   500: 'Internal error; the body says only that, and the request id.',
 };
 
-const header = (description: string, schema: Doc = { type: 'string', maxLength: 2048 }) => ({ description, schema });
+/**
+ * Statuses an operation can answer whatever its route declares: a URL that is not validly encoded (400), the
+ * anonymous rate limit (429) and a server failure (500) on every one; a body that is too large or of the wrong
+ * type (413, 415) on every method whose body Fastify reads, which is all but GET and HEAD.
+ */
+const crossCutting: { statuses: number[]; applies(method: string): boolean }[] = [
+  { statuses: [400, 429, 500], applies: () => true },
+  { statuses: [413, 415], applies: (method) => method !== 'get' },
+];
+
+const wholeNumber = (description: string) => ({
+  description,
+  schema: { type: 'integer', minimum: 0, maximum: 4_294_967_295, format: 'int64' },
+});
+
 const headers = {
-  'X-Request-Id': header("The request's id: the caller's X-Request-Id if it was acceptable, else a new req_ id.", {
-    type: 'string',
-    maxLength: 128,
-  }),
-  ETag: header('Strong validator of this representation (RFC 9110 §8.8.3).'),
-  'Cache-Control': header('Caching policy of this representation.'),
-  Location: header('URL of the created resource.', { type: 'string', format: 'uri', maxLength: 2048 }),
-  Link: header('RFC 8288 links to the first, next, prev and last pages.'),
-  Allow: header('Methods the resource supports.', { type: 'string', maxLength: 100 }),
+  'X-Request-Id': {
+    description: "The request's id: the caller's X-Request-Id if it was acceptable, else a new req_ id.",
+    schema: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' },
+  },
+  'Access-Control-Allow-Origin': {
+    description: 'The calling origin, echoed when it is one of CORS_ORIGINS; absent for any other origin.',
+    schema: { type: 'string', format: 'uri', maxLength: 2048 },
+  },
+  'X-RateLimit-Limit': wholeNumber('Requests this client may make in the current window.'),
+  'X-RateLimit-Remaining': wholeNumber('Requests left in the current window.'),
+  'X-RateLimit-Reset': wholeNumber('When the window resets, in seconds since the Unix epoch.'),
+  'RateLimit-Policy': {
+    description:
+      'The quota (q, requests) per window (w, seconds), as draft-ietf-httpapi-ratelimit-headers-11 spells it. ' +
+      'The `RateLimit` field of that draft comes with it: `"anonymous";r=<remaining>;t=<seconds to reset>`.',
+    schema: { type: 'string', maxLength: 256, pattern: '^"[a-z-]+";q=\\d+;w=\\d+$' },
+  },
+  'Retry-After': {
+    description: 'Seconds to wait before retrying (RFC 9110 §10.2.3).',
+    schema: { type: 'integer', minimum: 1, maximum: 4_294_967_295, format: 'int64' },
+  },
+  ETag: {
+    description: 'Strong validator of this representation (RFC 9110 §8.8.3).',
+    schema: { type: 'string', maxLength: 256, pattern: '^"[\\x21\\x23-\\x7e]*"$' },
+  },
+  'Cache-Control': {
+    description: 'Caching policy of this representation (RFC 9111 §5.2).',
+    schema: { type: 'string', maxLength: 256, pattern: '^[a-z-]+(=\\d+)?(, ?[a-z-]+(=\\d+)?)*$' },
+  },
+  Location: { description: 'URL of the created resource.', schema: { type: 'string', format: 'uri', maxLength: 2048 } },
+  Link: {
+    description: 'RFC 8288 links to the first, next, prev and last pages.',
+    schema: { type: 'string', maxLength: 8192, pattern: '^<[^>]+>; rel="[a-z]+"(, <[^>]+>; rel="[a-z]+")*$' },
+  },
 };
+type HeaderName = keyof typeof headers;
+
+const rateLimitHeaders: HeaderName[] = [
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'RateLimit-Policy',
+];
+
+/**
+ * Whether a header is always there. A CORS grant goes only to a listed origin. The rate-limit fields are set by
+ * the first hook of every request (edge/rate-limit.ts), but a URL that cannot be decoded is refused with 400
+ * before any hook runs, so a 400 may come without them.
+ */
+function isRequired(name: HeaderName, status: number): boolean {
+  if (name === 'Access-Control-Allow-Origin') return false;
+  return !(status === 400 && rateLimitHeaders.includes(name));
+}
+
+interface Answer {
+  status: number;
+  method: string;
+  isItem: boolean;
+}
+
+/**
+ * Which responses carry which headers, in one table. The IETF `RateLimit` field goes with `RateLimit-Policy` but is
+ * not listed as a header of its own, because the OWASP rule api4:2023-rate-limit takes `RateLimit` and
+ * `X-RateLimit-Limit` as exclusive alternatives (its `oneOf`) and fails a response that documents both.
+ */
+const headerRules: { names: HeaderName[]; applies(answer: Answer): boolean }[] = [
+  {
+    names: ['X-Request-Id', 'Access-Control-Allow-Origin', ...rateLimitHeaders],
+    applies: () => true,
+  },
+  { names: ['Retry-After'], applies: ({ status }) => status === 429 },
+  {
+    names: ['ETag', 'Cache-Control'],
+    applies: ({ method, status }) => method === 'get' && status < 400,
+  },
+  {
+    names: ['Cache-Control', 'Link'],
+    applies: ({ method, isItem, status }) => method === 'get' && !isItem && status === 200,
+  },
+  {
+    names: ['ETag', 'Cache-Control'],
+    applies: ({ method, status }) => method !== 'get' && status >= 200 && status < 300 && status !== 204,
+  },
+  { names: ['Location'], applies: ({ status }) => status === 201 },
+];
+
+function headersFor(answer: Answer): Doc {
+  const names = headerRules.filter((rule) => rule.applies(answer)).flatMap((rule) => rule.names);
+  return Object.fromEntries(
+    [...new Set(names)].map((name) => [name, { ...headers[name], required: isRequired(name, answer.status) }]),
+  );
+}
 
 function exampleFor(status: number, publicUrl: string) {
   const [code, message, details] = examples[status] ?? ['INTERNAL_ERROR', 'An internal error occurred.', []];
   return envelopeOf(new ApiError(code, message, { details }), 'req_01jd2gq6f1e8x9v3k4m5n6p7q8', publicUrl);
 }
 
-function finishResponses(operation: Doc, method: string, publicUrl: string): void {
+function errorContent(status: number, publicUrl: string): Doc {
+  const envelope = exampleFor(status, publicUrl);
+  const [errorCode] = examples[status] ?? ['INTERNAL_ERROR'];
+  return {
+    'application/json': { schema: { $ref: `#/components/schemas/${errorSchemaId}` }, example: envelope },
+    'application/problem+json': {
+      schema: { $ref: '#/components/schemas/Problem' },
+      example: {
+        type: envelope.error.documentationUrl,
+        title: errorCode,
+        status: errorStatus[errorCode as ErrorCode],
+        detail: envelope.error.message,
+        instance: '/v1/users',
+        code: errorCode,
+        errors: envelope.error.details,
+        requestId: envelope.error.requestId,
+      },
+    },
+  };
+}
+
+function finishResponses(operation: Doc, method: string, path: string, publicUrl: string): void {
   const responses: Doc = operation.responses ?? {};
-  // Every operation can meet a server failure; say so, so generated clients handle it.
-  if (!responses['500'])
-    responses['500'] = {
-      content: { 'application/json': { schema: { $ref: `#/components/schemas/${errorSchemaId}` } } },
-    };
+  for (const rule of crossCutting) {
+    if (!rule.applies(method)) continue;
+    for (const status of rule.statuses) responses[status] ??= {};
+  }
+  const isItem = path.endsWith('}');
+  if (method === 'get' && responses['200']) responses['304'] = {};
   for (const [status, response] of Object.entries(responses)) {
     const code = Number(status);
     response.description = descriptions[code] ?? response.description ?? 'Response';
-    response.headers = { 'X-Request-Id': headers['X-Request-Id'], ...response.headers };
-    if (code >= 400) {
-      const schema = { $ref: `#/components/schemas/${errorSchemaId}` };
-      const envelope = exampleFor(code, publicUrl);
-      const [errorCode] = examples[code] ?? ['INTERNAL_ERROR'];
-      response.content = {
-        'application/json': { schema, example: envelope },
-        'application/problem+json': {
-          schema: { $ref: '#/components/schemas/Problem' },
-          example: {
-            type: envelope.error.documentationUrl,
-            title: errorCode,
-            status: errorStatus[errorCode as ErrorCode],
-            detail: envelope.error.message,
-            instance: '/v1/users',
-            code: errorCode,
-            errors: envelope.error.details,
-            requestId: envelope.error.requestId,
-          },
-        },
-      };
-      continue;
-    }
-    if (method === 'get' && code === 200)
-      response.headers = { ...response.headers, ETag: headers.ETag, 'Cache-Control': headers['Cache-Control'] };
-    if (response.content?.['application/json']?.schema?.properties?.pagination) response.headers.Link = headers.Link;
-    if (code === 201) response.headers = { ...response.headers, Location: headers.Location, ETag: headers.ETag };
-    if ((method === 'put' || method === 'patch') && code === 200) response.headers.ETag = headers.ETag;
+    if (code >= 400) response.content = errorContent(code, publicUrl);
+    response.headers = { ...response.headers, ...headersFor({ status: code, method, isItem }) };
   }
-  if (method === 'get' && responses['200'])
-    responses['304'] = {
-      description: descriptions[304],
-      headers: { 'X-Request-Id': headers['X-Request-Id'], ETag: headers.ETag },
-    };
-  operation.responses = responses;
+  // Statuses in ascending order read best in every renderer.
+  operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b)));
 }
 
 const conditionalHeaders: Record<string, Doc> = {
@@ -146,9 +235,9 @@ export function versionDocument(document: Doc, version: string, publicUrl: strin
   );
   for (const [path, item] of Object.entries(paths) as [string, Doc][]) {
     for (const [method, operation] of Object.entries(item) as [string, Doc][]) {
-      finishResponses(operation, method, publicUrl);
+      finishResponses(operation, method, path, publicUrl);
       const parameters: Doc[] = operation.parameters ?? [];
-      if (method === 'get' && path.includes('{id}')) parameters.push(conditionalHeaders['If-None-Match'] as Doc);
+      if (method === 'get') parameters.push(conditionalHeaders['If-None-Match'] as Doc);
       if (['put', 'patch', 'delete'].includes(method)) parameters.push(conditionalHeaders['If-Match'] as Doc);
       if (parameters.length > 0) operation.parameters = parameters;
     }
@@ -164,7 +253,9 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         title: 'Portico API',
         version: 'v1',
         description:
-          'Users, products, orders and posts through REST done right. Every error is one JSON envelope with a reason code; see /docs/errors.',
+          'Users, products, orders and posts through REST done right. Every error is one JSON envelope with a ' +
+          'reason code; see /docs/errors. Answers carry the anonymous per-address rate limit as ' +
+          'X-RateLimit-* and the IETF RateLimit-Policy and RateLimit fields; a 429 says when to retry in Retry-After.',
         contact: { name: 'Portico', url: `${publicUrl}/docs` },
         license: { name: 'MIT', identifier: 'MIT' },
       },
@@ -181,6 +272,11 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         { name: 'Users', description: 'People who buy and write.' },
         { name: 'Products', description: 'The catalog.' },
       ],
+    },
+    // A route that reads more than JSON (PATCH also takes application/merge-patch+json) documents each media type.
+    transform: ({ schema, url, route }) => {
+      const bodyTypes = route.config?.bodyTypes;
+      return { schema: bodyTypes && schema ? { ...schema, consumes: bodyTypes } : schema, url };
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });

@@ -1,0 +1,130 @@
+// `portico serve`: migrates, seeds a demo set on the first start of an empty database, serves HTTP, and shuts down
+// gracefully on SIGTERM or SIGINT.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../app.ts';
+import { loadConfig } from '../config.ts';
+import { demoAdmin, demoPlan, isDatabaseEmpty, seedDemo } from '../seed/seed.ts';
+import { openStorage, type Storage } from '../storage/database.ts';
+import { migrateToLatest } from '../storage/migrate.ts';
+import { type CommandContext, CommandError, integerOption, parseCommand, UsageError } from './args.ts';
+
+export const serveUsage = `Usage: portico serve [--host H] [--port N]
+
+Serves the API. The first start on an empty database applies the migrations and seeds a small demo set.
+SIGTERM or SIGINT (Ctrl-C) stops it gracefully: no new connections, in-flight requests finish, the
+database is closed. A second signal forces an immediate exit with code 1.
+
+  --host H   address to listen on (overrides HOST; default 127.0.0.1)
+  --port N   port to listen on, 0 to 65535 (overrides PORT; default 3000)
+  --tls M    HTTPS arrives with the TLS issue; not available in this build yet`;
+
+/**
+ * A Ctrl-C under `npm start` arrives twice within a few milliseconds: the terminal signals the whole process group
+ * and npm forwards the same signal again. The same signal inside this window is that echo, not a second request.
+ */
+const echoWindowMs = 250;
+
+const socketErrors: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use; stop the other process or choose another --port',
+  EACCES: 'permission denied; choose a port above 1023 or run with the needed privilege',
+  EADDRNOTAVAIL: 'the address is not available on this machine; check --host or HOST',
+};
+
+function hostForUrl(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
+export async function serveCommand(args: string[], { env, stdout }: CommandContext): Promise<void> {
+  const values = parseCommand('serve', args, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    tls: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return stdout(serveUsage);
+  if (values.tls !== undefined) {
+    throw new UsageError(
+      '--tls: TLS is not available in this build yet; serve HTTP (without --tls) behind a TLS proxy',
+    );
+  }
+  if (values.host === '') throw new UsageError('--host must not be empty');
+  const port = values.port === undefined ? undefined : integerOption('port', values.port, 0, 65535);
+  const config = loadConfig({
+    ...env,
+    ...(values.host === undefined ? {} : { HOST: values.host }),
+    ...(port === undefined ? {} : { PORT: String(port) }),
+  });
+  // Serving plain HTTP when certificates were configured would silently drop the protection asked for.
+  if (config.tls)
+    throw new CommandError('TLS_CERT_FILE: TLS is not available in this build yet; unset it and TLS_KEY_FILE');
+
+  const storage = openStorage(config.databaseUrl);
+  let app: FastifyInstance | undefined;
+  try {
+    const { applied } = await migrateToLatest(storage);
+    if (applied.length > 0) stdout(`Applied migrations: ${applied.join(', ')}`);
+    if ((await isDatabaseEmpty(storage)) && (await seedDemo(storage))) {
+      stdout(
+        `First start: seeded a demo set of ${demoPlan.users} users and ${demoPlan.products} products` +
+          ` (admin user ${demoAdmin().email}; sign-in arrives with the identity issue).`,
+      );
+    }
+    app = await buildApp({ config, storage });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app?.close();
+    await storage.close();
+    const reason = socketErrors[(error as { code?: string }).code ?? ''];
+    if (reason) throw new CommandError(`cannot listen on ${config.host}:${config.port}: ${reason}`);
+    throw error;
+  }
+
+  const address = app.server.address() as AddressInfo;
+  const base = config.publicUrl;
+  stdout(
+    [
+      `Portico is listening on http://${hostForUrl(address)}:${address.port}`,
+      `  API root   ${base}/`,
+      `  Docs       ${base}/docs`,
+      `  OpenAPI    ${base}/v1/openapi.json`,
+      `  Health     ${base}/healthz`,
+    ].join('\n'),
+  );
+  shutDownOnSignals(app, storage);
+}
+
+/** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the database, exit 0. */
+function shutDownOnSignals(app: FastifyInstance, storage: Storage): void {
+  let first: { signal: NodeJS.Signals; atMs: number } | null = null;
+
+  async function shutDown(): Promise<void> {
+    try {
+      // Fastify stops listening, answers 503 to requests on kept-alive connections, closes idle ones, and resolves
+      // once every request already being handled has its response.
+      await app.close();
+      app.log.info('Shutdown: in-flight requests finished and the HTTP server is closed');
+      await storage.close();
+      app.log.info('Shutdown: database closed; exiting');
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'Shutdown failed');
+      process.exit(1);
+    }
+  }
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    const nowMs = performance.now();
+    if (first === null) {
+      first = { signal, atMs: nowMs };
+      app.log.info(`Shutdown: ${signal} received; no new connections, waiting for in-flight requests`);
+      void shutDown();
+      return;
+    }
+    if (signal === first.signal && nowMs - first.atMs < echoWindowMs) return;
+    app.log.warn(`Shutdown: ${signal} received during shutdown; exiting now without waiting`);
+    process.exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

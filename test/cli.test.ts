@@ -1,0 +1,401 @@
+// The `portico` command line, run for real as a child process on temporary SQLite databases: usage errors, config
+// errors, migrate, deterministic seeding, users create, and serve with its first start and graceful shutdown.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { client } from './helpers.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const mainTs = join(root, 'src', 'main.ts');
+const binJs = join(root, 'bin', 'portico.js');
+
+const tempDirs: string[] = [];
+after(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+/** A fresh SQLite file in its own temporary directory. */
+async function tempDatabase(): Promise<{ path: string; url: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-cli-'));
+  tempDirs.push(dir);
+  const path = join(dir, 'portico.sqlite');
+  return { path, url: `sqlite:${path}` };
+}
+
+/** Only what the CLI is meant to read, so the test runner's own environment cannot change its behaviour. */
+function cliEnv(extra: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', RATE_LIMIT_ANONYMOUS: '100000/1m', ...extra };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  /** Run through bin/portico.js instead of src/main.ts. */
+  bin?: boolean;
+  /** Flags for the Node that starts the command. */
+  nodeFlags?: string[];
+}
+
+function runCli(args: string[], env: Record<string, string>, options: RunOptions = {}): Promise<Run> {
+  const script = options.bin ? binJs : mainTs;
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], { env: cliEnv(env) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const linesOf = (text: string) => text.split('\n').filter((line) => line.length > 0);
+
+/** Every row of a table, in id order, as plain objects. */
+function tableRows(path: string, table: string): Record<string, unknown>[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db
+      .prepare(`select * from ${table} order by ${table === 'outbox' ? 'position' : 'id'}`)
+      .all()
+      .map((row) => ({ ...row }));
+  } finally {
+    db.close();
+  }
+}
+
+describe('usage and configuration errors', () => {
+  test('a bad PORT stops the command with exit code 1 and exactly one stderr line naming PORT', async () => {
+    const { url } = await tempDatabase();
+    const result = await runCli(['serve'], { DATABASE_URL: url, PORT: 'eighty' }, { bin: true });
+    assert.equal(result.code, 1);
+    const lines = linesOf(result.stderr);
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0] ?? '', /PORT/);
+    assert.doesNotMatch(result.stderr, /\bat .+:\d+:\d+/, 'no stack trace');
+  });
+
+  test('an unknown command exits with code 2 and one stderr line', async () => {
+    const result = await runCli(['frobnicate'], {});
+    assert.equal(result.code, 2);
+    assert.equal(linesOf(result.stderr).length, 1, result.stderr);
+    assert.match(result.stderr, /unknown command 'frobnicate'/);
+  });
+
+  test('an unknown option, a bad value or an option that is not available yet exits with code 2 and one line', async () => {
+    const { url } = await tempDatabase();
+    const cases: Array<[string[], RegExp]> = [
+      [['serve', '--verbose'], /unknown option '--verbose'/],
+      [['serve', '--port', '70000'], /--port must be a whole number/],
+      [['serve', '--tls', 'self-signed'], /TLS is not available in this build/],
+      [['seed', '--orders', '5'], /orders do not exist in this build yet/],
+      [['seed', '--products', '-3'], /./],
+      [['users', 'create', '--email', 'ada@example.com', '--password', 'secret'], /passwords arrive with sign-in/],
+      [['users', 'create', '--email', 'not-an-email'], /email/],
+      [['users', 'create', '--email', 'ada@example.com', '--role', 'owner'], /role must be one of: admin, customer/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args, { DATABASE_URL: url })));
+    results.forEach((result, i) => {
+      const [args, message] = cases[i] ?? [[], /./];
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(linesOf(result.stderr).length, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    });
+    assert.equal(existsSync(url.slice('sqlite:'.length)), false, 'a refused command opens no database');
+  });
+
+  test('--help and a bare command print the usage', async () => {
+    const help = await runCli(['--help'], {});
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: portico <command>/);
+    const bare = await runCli([], {});
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /Usage: portico <command>/);
+  });
+});
+
+describe('migrate', () => {
+  test('migrate applies the migrations once, and a second run says the database is up to date', async () => {
+    const { url } = await tempDatabase();
+    const first = await runCli(['migrate'], { DATABASE_URL: url });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Applied migration 0001-initial/);
+    const second = await runCli(['migrate'], { DATABASE_URL: url });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /up to date/);
+    assert.doesNotMatch(second.stdout, /Applied/);
+  });
+});
+
+describe('seed', () => {
+  test('the same --seed writes identical rows into two fresh databases, and another seed writes different ones', async () => {
+    const [a, b, c] = await Promise.all([tempDatabase(), tempDatabase(), tempDatabase()]);
+    const args = ['seed', '--seed', '7', '--users', '30', '--products', '600', '--orders', '0', '--posts', '0'];
+    const [runA, runB, runC] = await Promise.all([
+      runCli(args, { DATABASE_URL: a.url }),
+      // Through the bin on a Node that cannot strip types: the bin hands over to the pinned Node.
+      runCli(args, { DATABASE_URL: b.url }, { bin: true, nodeFlags: ['--no-experimental-strip-types'] }),
+      runCli(['seed', '--seed', '8', '--users', '30', '--products', '600'], { DATABASE_URL: c.url }),
+    ]);
+    for (const run of [runA, runB, runC]) assert.equal(run.code, 0, run.stderr);
+    assert.match(runA.stdout, /Seeded 30 users and 600 products with seed 7/);
+
+    const usersA = tableRows(a.path, 'users');
+    const productsA = tableRows(a.path, 'products');
+    assert.equal(usersA.length, 30);
+    assert.equal(productsA.length, 600);
+    assert.deepEqual(tableRows(b.path, 'users'), usersA);
+    assert.deepEqual(tableRows(b.path, 'products'), productsA);
+    assert.deepEqual(tableRows(a.path, 'outbox'), [], 'seeding is bulk loading and emits no events');
+
+    const productsC = tableRows(c.path, 'products');
+    const usersC = tableRows(c.path, 'users');
+    assert.equal(productsC.length, 600);
+    const idsA = new Set([...usersA, ...productsA].map((row) => row.id));
+    assert.equal([...usersC, ...productsC].filter((row) => idsA.has(row.id)).length, 0, 'no id in common');
+    assert.notDeepEqual(
+      productsC.map(({ id, ...rest }) => rest),
+      productsA.map(({ id, ...rest }) => rest),
+    );
+  });
+
+  test('seeding the same seed twice into one database fails with exit code 1 and changes nothing', async () => {
+    const { url, path } = await tempDatabase();
+    const args = ['seed', '--seed', '3', '--users', '5', '--products', '20'];
+    assert.equal((await runCli(args, { DATABASE_URL: url })).code, 0);
+    const again = await runCli(args, { DATABASE_URL: url });
+    assert.equal(again.code, 1);
+    assert.match(linesOf(again.stderr).at(-1) ?? '', /seed 3 has already written rows/);
+    assert.equal(tableRows(path, 'products').length, 20);
+  });
+});
+
+describe('users create', () => {
+  test('users create prints the user as the API represents it, and a duplicate email fails with exit code 1', async () => {
+    const { url, path } = await tempDatabase();
+    const created = await runCli(['users', 'create', '--email', 'Grace@Example.com', '--role', 'admin'], {
+      DATABASE_URL: url,
+    });
+    assert.equal(created.code, 0, created.stderr);
+    const user = JSON.parse(created.stdout);
+    assert.match(user.id, /^usr_[0-9a-z]{26}$/);
+    assert.equal(user.email, 'Grace@Example.com');
+    assert.equal(user.role, 'admin');
+    assert.equal(user.name, 'Grace', 'the name defaults to the part before @');
+    assert.equal(user.status, 'active');
+    assert.equal(user.location, null);
+    assert.match(user._links.self.href, new RegExp(`/v1/users/${user.id}$`));
+    assert.equal(tableRows(path, 'outbox').length, 1, 'a created user is domain activity: one user.created event');
+
+    const duplicate = await runCli(['users', 'create', '--email', 'grace@example.com'], { DATABASE_URL: url });
+    assert.equal(duplicate.code, 1);
+    assert.equal(linesOf(duplicate.stderr).length, 1, duplicate.stderr);
+    assert.match(duplicate.stderr, /already exists/);
+    assert.equal(tableRows(path, 'users').length, 1);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface Served {
+  child: ChildProcess;
+  lines: string[];
+  exited: Promise<number | null>;
+  /** Resolves with the first line (seen or to come) that matches; rejects if the process exits first. */
+  waitFor(match: (line: string) => boolean, what: string): Promise<string>;
+}
+
+const running = new Set<ChildProcess>();
+// A failed assertion must not leave a server behind to keep the test run alive.
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+function serve(env: Record<string, string>): Served {
+  const child = spawn(process.execPath, [mainTs, 'serve'], { env: cliEnv(env) });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  const lines: string[] = [];
+  const waiters: Array<{ match: (line: string) => boolean; resolve: (line: string) => void }> = [];
+  let buffered = '';
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      for (const waiter of waiters.filter((w) => w.match(line))) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(match, what) {
+      const seen = lines.find(match);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        waiters.push({ match, resolve });
+        void exited.then((code) =>
+          reject(new Error(`exited (${code}) before ${what}\n${lines.join('\n')}\n${stderr}`)),
+        );
+      });
+    },
+  };
+}
+
+const logMessage = (line: string): string | null => {
+  try {
+    return (JSON.parse(line) as { msg?: string }).msg ?? null;
+  } catch {
+    return null;
+  }
+};
+
+/** A POST whose body arrives in two halves: the server has it in hand, unfinished, until `finish()`. */
+function slowPost(url: string, body: unknown) {
+  const text = JSON.stringify(body);
+  const half = Math.floor(text.length / 2);
+  const req = httpRequest(url, {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+  });
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let data = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        data += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+    });
+  });
+  req.write(text.slice(0, half));
+  return { response, finish: () => req.end(text.slice(half)) };
+}
+
+describe('serve', () => {
+  let database: { path: string; url: string };
+  let port: number;
+  const inFlight = 12;
+
+  before(async () => {
+    database = await tempDatabase();
+    port = await freePort();
+  });
+
+  test('the first start on a fresh database seeds the demo set, prints the URLs and serves the API and docs', async () => {
+    const server = serve({ DATABASE_URL: database.url, PORT: String(port) });
+    try {
+      await server.waitFor((line) => line.includes('Portico is listening'), 'listening');
+      const base = `http://127.0.0.1:${port}`;
+      const output = server.lines.join('\n');
+      assert.match(output, /First start: seeded a demo set/);
+      for (const path of ['/', '/docs', '/v1/openapi.json', '/healthz'])
+        assert.ok(output.includes(`${base}${path}`), path);
+
+      const api = client(base);
+      const apiRoot = await api('GET', '/');
+      assert.equal(apiRoot.status, 200);
+      assert.ok(apiRoot.body._links.products);
+      const docs = await api('GET', '/docs');
+      assert.equal(docs.status, 200);
+      assert.match(docs.headers.get('content-type') ?? '', /text\/html/);
+      const products = await api('GET', '/v1/products?limit=100');
+      assert.ok(products.body.data.length > 0, 'the demo set has products');
+      const users = await api('GET', '/v1/users?limit=100');
+      assert.ok(
+        users.body.data.some((user: { role: string }) => user.role === 'admin'),
+        'the demo set has an admin',
+      );
+    } finally {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+    }
+  });
+
+  test('SIGTERM stops new connections, lets every in-flight request finish, closes the database and exits 0', async () => {
+    const before = tableRows(database.path, 'products').length;
+    const server = serve({ DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'info' });
+    await server.waitFor((line) => line.includes('Portico is listening'), 'listening');
+    const base = `http://127.0.0.1:${port}`;
+    const posts = Array.from({ length: inFlight }, (_, i) =>
+      slowPost(`${base}/v1/products`, {
+        name: `In flight ${i}`,
+        category: 'test',
+        price: { amount: 100, currency: 'EUR' },
+      }),
+    );
+    let incoming = 0;
+    await server.waitFor((line) => logMessage(line) === 'incoming request' && ++incoming === inFlight, 'requests');
+
+    server.child.kill('SIGTERM');
+    await server.waitFor((line) => logMessage(line)?.startsWith('Shutdown: SIGTERM received') ?? false, 'shutdown');
+    await assert.rejects(fetch(`${base}/healthz`), 'a new connection is refused while shutting down');
+
+    for (const post of posts) post.finish();
+    const responses = await Promise.all(posts.map((post) => post.response));
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      Array(inFlight).fill(201),
+    );
+    assert.equal(await server.exited, 0);
+    const messages = server.lines.map(logMessage);
+    assert.ok(messages.some((m) => m?.includes('in-flight requests finished')));
+    assert.ok(messages.some((m) => m?.includes('database closed')));
+
+    const wal = `${database.path}-wal`;
+    assert.ok(!existsSync(wal) || statSync(wal).size === 0, 'the WAL was checkpointed when the database closed');
+    assert.equal(tableRows(database.path, 'products').length, before + inFlight, 'every accepted write committed');
+  });
+
+  test('a second start on the same database does not seed again, and a second signal forces exit code 1', async () => {
+    const before = tableRows(database.path, 'products').length;
+    const server = serve({ DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'info' });
+    await server.waitFor((line) => line.includes('Portico is listening'), 'listening');
+    assert.ok(!server.lines.some((line) => line.includes('First start')), server.lines.join('\n'));
+
+    const stuck = slowPost(`http://127.0.0.1:${port}/v1/products`, { name: 'Never finished' });
+    stuck.response.catch(() => {});
+    await server.waitFor((line) => logMessage(line) === 'incoming request', 'the stuck request');
+    server.child.kill('SIGTERM');
+    await server.waitFor((line) => logMessage(line)?.startsWith('Shutdown: SIGTERM received') ?? false, 'shutdown');
+    server.child.kill('SIGINT');
+    assert.equal(await server.exited, 1);
+    assert.equal(tableRows(database.path, 'products').length, before);
+  });
+});
