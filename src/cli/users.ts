@@ -1,9 +1,7 @@
 // `portico users create`: makes a user through the users service, without a running server, and prints it as
 // the API would.
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { loadConfig } from '../config.ts';
-import { validationDetails } from '../edge/validation.ts';
+import { compileBodyValidator, validationDetails } from '../edge/validation.ts';
 import { systemClock } from '../kernel/clock.ts';
 import { isApiError } from '../kernel/errors.ts';
 import { representUser, User, UserCreate, usersService } from '../modules/users/index.ts';
@@ -20,10 +18,8 @@ Creates a user and prints it as JSON, the same representation GET /v1/users/{id}
   --role R       admin or customer (default customer)
   --password P   arrives with sign-in (identity); not available in this build yet`;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
 /** The same schema the API checks a POST /v1/users body against, so the CLI accepts exactly what the API does. */
-const checkCreate = ajv.compile<UserCreate>(UserCreate);
+const checkCreate = compileBodyValidator<UserCreate>(UserCreate);
 
 export async function usersCommand(args: string[], { env, stdout }: CommandContext): Promise<void> {
   const [action, ...rest] = args;

@@ -15,8 +15,12 @@ function makeAjv(options: Options): Ajv {
   return ajv;
 }
 
+const bodies = makeAjv({ coerceTypes: false });
+
+/** The body rules of the API for any other door that takes the same input (the CLI). */
+export const compileBodyValidator = <T>(schema: object) => bodies.compile<T>(schema);
+
 export function installValidators(app: FastifyInstance): void {
-  const bodies = makeAjv({ coerceTypes: false });
   const urls = makeAjv({ coerceTypes: true });
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? bodies.compile(schema) : urls.compile(schema),
