@@ -17,6 +17,7 @@ const titles: Record<ErrorCode, string> = {
   PRECONDITION_FAILED: 'Precondition failed',
   PAYLOAD_TOO_LARGE: 'Payload too large',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  IDEMPOTENCY_KEY_MISMATCH: 'Idempotency-Key reused for another request',
   PRECONDITION_REQUIRED: 'Precondition required',
   HEADERS_TOO_LARGE: 'Request header fields too large',
   RATE_LIMITED: 'Too many requests',

@@ -4,11 +4,16 @@ import { sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import type { Storage } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
+import * as ordersContentIdempotency from './migrations/0002-orders-content-idempotency.ts';
 
 /** Listed here rather than read from a folder, so the set is the same in every process and bundle. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-orders-content-idempotency': ordersContentIdempotency,
 };
+
+/** Every migration, in the order they apply. */
+export const migrationNames = Object.keys(migrations).sort();
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
