@@ -13,6 +13,8 @@ export type Precondition<R> = (current: R) => boolean;
 export interface CrudService<R extends Versioned, Create, Patch, Filters> {
   list(filters: Filters, page: PageRequest): Promise<PageResult<R>>;
   get(id: string): Promise<R>;
+  /** The records among `ids` that exist, in one query; for batched expansion. */
+  getMany(ids: string[]): Promise<R[]>;
   create(input: Create): Promise<R>;
   replace(id: string, input: Create, precondition: Precondition<R>): Promise<R>;
   patch(id: string, patch: Patch, precondition: Precondition<R>): Promise<R>;

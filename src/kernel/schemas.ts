@@ -32,6 +32,8 @@ export const Link = Type.Object(
   {
     href: Type.String({ maxLength: 2048, format: 'uri-reference' }),
     templated: Type.Optional(Type.Boolean()),
+    /** The method to use when it is not GET: actions (`pay`, `cancel` …) are followed with POST. */
+    method: Type.Optional(StringEnum(['POST', 'PUT', 'PATCH', 'DELETE'])),
     title: Type.Optional(Type.String({ maxLength: 200 })),
   },
   { additionalProperties: false },

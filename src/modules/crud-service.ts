@@ -12,6 +12,7 @@ import { appendEvent, type DomainEvent } from '../storage/outbox.ts';
 export interface CrudRepository<R, Filters> {
   list(db: AnyDb, filters: Filters, page: PageRequest): Promise<PageResult<R>>;
   find(db: AnyDb, id: string): Promise<R | null>;
+  findMany(db: AnyDb, ids: string[]): Promise<R[]>;
   insert(db: AnyDb, record: R): Promise<void>;
   update(db: AnyDb, record: R, expectedVersion: number): Promise<boolean>;
   remove(db: AnyDb, id: string, expectedVersion: number): Promise<boolean>;
@@ -82,6 +83,11 @@ export function crudService<R extends Versioned & { createdAt: string }, Create,
 
   return {
     list: (filters, page) => repository.list(storage.db, filters, page),
+
+    getMany: (ids) => {
+      const wellFormed = ids.filter((id) => isId(prefix, id));
+      return wellFormed.length > 0 ? repository.findMany(storage.db, wellFormed) : Promise.resolve([]);
+    },
 
     async get(id) {
       const found = isId(prefix, id) ? await repository.find(storage.db, id) : null;

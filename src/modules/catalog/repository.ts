@@ -82,6 +82,11 @@ export async function findProduct(db: AnyDb, id: string): Promise<ProductRecord 
   return row ? toRecord(row) : null;
 }
 
+export async function findProducts(db: AnyDb, ids: string[]): Promise<ProductRecord[]> {
+  const rows = await tables(db).selectFrom('products').selectAll().where('id', 'in', ids).execute();
+  return rows.map(toRecord);
+}
+
 export async function insertProducts(db: AnyDb, products: ProductRecord[]): Promise<void> {
   if (products.length > 0) await tables(db).insertInto('products').values(products.map(toRow)).execute();
 }

@@ -38,6 +38,7 @@ export function productsService(storage: Storage, clock: Clock): ProductsService
     {
       list: repository.listProducts,
       find: repository.findProduct,
+      findMany: repository.findProducts,
       insert: repository.insertProduct,
       update: repository.updateProduct,
       remove: repository.deleteProduct,

@@ -73,6 +73,11 @@ export async function findUser(db: AnyDb, id: string): Promise<UserRecord | null
   return row ? toRecord(row) : null;
 }
 
+export async function findUsers(db: AnyDb, ids: string[]): Promise<UserRecord[]> {
+  const rows = await tables(db).selectFrom('users').selectAll().where('id', 'in', ids).execute();
+  return rows.map(toRecord);
+}
+
 export async function insertUsers(db: AnyDb, users: UserRecord[]): Promise<void> {
   if (users.length > 0) await tables(db).insertInto('users').values(users.map(toRow)).execute();
 }

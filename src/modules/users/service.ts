@@ -27,6 +27,7 @@ export function usersService(storage: Storage, clock: Clock): UsersService {
     {
       list: repository.listUsers,
       find: repository.findUser,
+      findMany: repository.findUsers,
       insert: repository.insertUser,
       update: repository.updateUser,
       remove: repository.deleteUser,

@@ -1,45 +1,57 @@
-// The REST method contract for one resource, written once: list (both page modes), get, create (201 + Location),
-// PUT replaces, PATCH merges (RFC 7396), DELETE, with ETags, conditional requests and declared scopes.
+// The REST method contract, written once as route builders: list (both page modes, filters, sort, fields, expand),
+// get, create (201 + Location), PUT replaces, PATCH merges (RFC 7396), DELETE, with ETags, conditional requests and
+// declared scopes. Simple resources take them all through crudRoutes; richer ones (orders) pick what they need.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TObject, type TSchema, Type } from 'typebox';
 import { mergePatchType } from '../../edge/content-types.ts';
 import type { CrudService, Precondition, Versioned } from '../../kernel/crud.ts';
 import { invalid } from '../../kernel/errors.ts';
 import { entityTag, ifMatch } from '../../kernel/etag.ts';
-import { type CursorCodec, listingKey, pageRequest, type Sort } from '../../kernel/pagination.ts';
+import {
+  type CursorCodec,
+  listingKey,
+  type PageRequest,
+  type PageResult,
+  pageRequest,
+  type Sort,
+} from '../../kernel/pagination.ts';
 import { IdParam, Links, Pagination, pageQueryProperties, StringEnum } from '../../kernel/schemas.ts';
 import { collectionBody } from './collection.ts';
 import { errorResponses } from './error-responses.ts';
+import { type Expansion, expandAll, expandedKeys, expandParameter, parseExpand } from './expansion.ts';
 import { notModified, parseFields, project } from './representation.ts';
-
-export interface CrudResource<R extends Versioned, Create, Patch, Filters> {
-  /** Singular, for messages: "user". */
-  kind: string;
-  /** Plural, for tags and summaries: "users". */
-  plural: string;
-  path: string;
-  scopes: { read: string; write: string };
-  cacheControl: string;
-  /** The representation's $id, registered with addSchema; its properties are the fields `?fields=` may name. */
-  representation: TObject;
-  create: TObject;
-  patch: TObject;
-  filters: Record<string, TSchema>;
-  sortFields: readonly [string, ...string[]];
-  service: CrudService<R, Create, Patch, Filters>;
-  represent(record: R): Record<string, unknown>;
-}
 
 export interface RestContext {
   publicUrl: string;
   codec: CursorCodec;
 }
 
-const pageKeys = new Set(['limit', 'cursor', 'page', 'perPage', 'sort', 'order', 'fields']);
+/** What every route of a resource needs to know about it. */
+export interface Resource<R extends Versioned> {
+  /** Singular, for messages and operation ids: "user". */
+  kind: string;
+  /** Plural, for tags and summaries: "users". */
+  plural: string;
+  path: string;
+  scopes: { read: string; write: string };
+  cacheControl: string;
+  /** Registered with addSchema under its $id; its properties are the fields `?fields=` may name. */
+  representation: TObject;
+  represent(record: R): Record<string, unknown>;
+  expansions?: readonly Expansion[];
+}
 
-const defaultOrder = (field: string): Sort['order'] => (field.endsWith('At') ? 'desc' : 'asc');
+export interface CrudResource<R extends Versioned, Create, Patch, Filters> extends Resource<R> {
+  create: TObject;
+  patch: TObject;
+  filters: Record<string, TSchema>;
+  sortFields: readonly [string, ...string[]];
+  service: CrudService<R, Create, Patch, Filters>;
+}
 
+const pageKeys = new Set(['limit', 'cursor', 'page', 'perPage', 'sort', 'order', 'fields', 'expand']);
 const rangeKeys = new Set(['createdFrom', 'createdTo']);
+const defaultOrder = (field: string): Sort['order'] => (field.endsWith('At') ? 'desc' : 'asc');
 
 /**
  * A date-time bound in the stored form (UTC, milliseconds), because SQLite compares timestamps as text:
@@ -54,52 +66,89 @@ function storedInstant(field: string, text: string): string {
   return new Date(ms + (/\.\d{3}\d*[1-9]/.test(text) ? 1 : 0)).toISOString();
 }
 
-function preconditionFrom<R extends Versioned>(request: FastifyRequest): Precondition<R> {
+export function preconditionFrom<R extends Versioned>(request: FastifyRequest): Precondition<R> {
   const header = request.headers['if-match'];
   return (current) => ifMatch(header, entityTag(current.id, current.version));
 }
 
-export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
+const title = (resource: Resource<never>) => (resource.plural[0]?.toUpperCase() ?? '') + resource.plural.slice(1);
+const singular = (resource: Resource<never>) => (resource.kind[0]?.toUpperCase() ?? '') + resource.kind.slice(1);
+const schemaId = (resource: Resource<never>) => String((resource.representation as { $id?: string }).$id);
+const fieldNames = (resource: Resource<never>) =>
+  Object.keys(resource.representation.properties).filter((name) => name !== '_links');
+
+/** The full representation, or a sparse one when `?fields=` is given. */
+const oneOrSparse = (resource: Resource<never>) =>
+  Type.Union([Type.Ref(schemaId(resource)), Type.Ref(`${schemaId(resource)}Sparse`)]);
+
+/** Represents records, expands what was asked in one batch per path, then keeps the fields asked for. */
+async function present<R extends Versioned>(
+  resource: Resource<R>,
+  records: R[],
+  query: { fields?: string; expand?: string },
+): Promise<Record<string, unknown>[]> {
+  const expansions = parseExpand(query.expand, resource.expansions ?? []);
+  const fields = parseFields(query.fields, fieldNames(resource as Resource<never>));
+  const representations = records.map((record) => resource.represent(record));
+  await expandAll(representations, expansions);
+  const kept = fields === null ? null : [...fields, ...expandedKeys(expansions)];
+  return representations.map((representation) => project(representation, kept));
+}
+
+export const itemUrl = (context: RestContext, resource: Resource<never>, id: string) =>
+  `${context.publicUrl}${resource.path}/${id}`;
+
+/** ETag of the current version (what If-Match compares), and no caching of a write's answer. */
+export const writeHeaders = <R extends Versioned>(reply: FastifyReply, record: R) =>
+  reply.header('etag', entityTag(record.id, record.version)).header('cache-control', 'no-store');
+
+export interface ListOptions<R, Filters> {
+  filters: Record<string, TSchema>;
+  sortFields: readonly [string, ...string[]];
+  list(filters: Filters, page: PageRequest): Promise<PageResult<R>>;
+  /** For a nested collection (`/v1/users/:id/orders`): its path, and the filter its parent fixes (404 if absent). */
+  nested?: {
+    path: string;
+    filtersFrom(params: { id: string }): Promise<Partial<Filters>>;
+    operationId: string;
+    summary: string;
+  };
+}
+
+export function listRoute<R extends Versioned, Filters>(
   app: FastifyInstance,
-  resource: CrudResource<R, Create, Patch, Filters>,
+  resource: Resource<R>,
+  options: ListOptions<R, Filters>,
   context: RestContext,
 ): void {
-  const { path, kind, plural, scopes, service, represent } = resource;
-  const schemaId = String((resource.representation as { $id?: string }).$id);
-  const ref = Type.Ref(schemaId);
-  const sparse = Type.Ref(`${schemaId}Sparse`);
-  const oneOrSparse = Type.Union([ref, sparse]);
-  const fieldNames = Object.keys(resource.representation.properties).filter((name) => name !== '_links');
-  const tags = [plural[0]?.toUpperCase() + plural.slice(1)];
-  const itemUrl = (id: string) => `${context.publicUrl}${path}/${id}`;
-
-  const sendOne = (request: FastifyRequest, reply: FastifyReply, record: R, fields: string[] | null) => {
-    const caching = {
-      etag: entityTag(record.id, record.version, fields?.join(',') ?? ''),
-      cacheControl: resource.cacheControl,
-    };
-    if (notModified(request, reply, caching)) return reply;
-    return reply.send(project(represent(record), fields));
-  };
-  const writeHeaders = (reply: FastifyReply, record: R) =>
-    reply.header('etag', entityTag(record.id, record.version)).header('cache-control', 'no-store');
-
+  const anyResource = resource as Resource<never>;
+  const path = options.nested?.path ?? resource.path;
   app.get(
     path,
     {
-      config: { scope: scopes.read },
+      config: { scope: resource.scopes.read },
       schema: {
-        operationId: `list${tags[0]}`,
-        summary: `List ${plural}`,
-        description: `A page of ${plural}: cursor pages by default, offset pages with \`page\`. Filter, sort and pick fields.`,
-        tags,
+        operationId: options.nested?.operationId ?? `list${title(anyResource)}`,
+        summary: options.nested?.summary ?? `List ${resource.plural}`,
+        description: `A page of ${resource.plural}: cursor pages by default, offset pages with \`page\`. Filter, sort, expand and pick fields.`,
+        tags: [title(anyResource)],
+        ...(options.nested ? { params: IdParam } : {}),
         querystring: Type.Object(
-          { ...pageQueryProperties, sort: Type.Optional(StringEnum(resource.sortFields)), ...resource.filters },
+          {
+            ...pageQueryProperties,
+            sort: Type.Optional(StringEnum(options.sortFields)),
+            expand: Type.Optional(expandParameter),
+            ...options.filters,
+          },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ data: Type.Array(oneOrSparse, { maxItems: 100 }), pagination: Pagination, _links: Links }),
-          ...errorResponses(400),
+          200: Type.Object({
+            data: Type.Array(oneOrSparse(anyResource), { maxItems: 100 }),
+            pagination: Pagination,
+            _links: Links,
+          }),
+          ...errorResponses(400, ...(options.nested ? [404] : [])),
         },
       },
     },
@@ -108,78 +157,150 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
         sort?: string;
         order?: Sort['order'];
         fields?: string;
+        expand?: string;
       };
-      const fields = parseFields(query.fields, fieldNames);
-      const field = query.sort ?? resource.sortFields[0];
+      const field = query.sort ?? options.sortFields[0];
       const sort: Sort = { field, order: query.order ?? defaultOrder(field) };
-      const filters = Object.fromEntries(
-        Object.entries(query)
-          .filter(([key]) => !pageKeys.has(key))
-          .map(([key, value]) => [key, rangeKeys.has(key) ? storedInstant(key, String(value)) : value]),
+      const fixed = options.nested ? await options.nested.filtersFrom(request.params as { id: string }) : {};
+      const filters = {
+        ...Object.fromEntries(
+          Object.entries(query)
+            .filter(([key]) => !pageKeys.has(key))
+            .map(([key, value]) => [key, rangeKeys.has(key) ? storedInstant(key, String(value)) : value]),
+        ),
+        ...fixed,
+      };
+      const listing = listingKey(
+        path === resource.path ? path : new URL(request.url, context.publicUrl).pathname,
+        filters,
       );
-      const listing = listingKey(path, filters);
       const page = pageRequest(query as Parameters<typeof pageRequest>[0], sort, listing, context.codec);
-      const result = await service.list(filters as Filters, page);
-      const projected = { ...result, items: result.items.map((record) => project(represent(record), fields)) };
+      const result = await options.list(filters as Filters, page);
+      const items = await present(resource, result.items, query);
       reply.header('cache-control', resource.cacheControl);
-      return collectionBody(request, reply, page, projected, {
-        publicUrl: context.publicUrl,
-        codec: context.codec,
-        listing,
-      });
+      return collectionBody(
+        request,
+        reply,
+        page,
+        { ...result, items },
+        { publicUrl: context.publicUrl, codec: context.codec, listing },
+      );
     },
   );
+}
 
-  app.post(
-    path,
-    {
-      config: { scope: scopes.write },
-      schema: {
-        operationId: `create${tags[0]?.slice(0, -1)}`,
-        summary: `Create a ${kind}`,
-        description: `Creates a ${kind}; answers 201 with its Location and ETag.`,
-        tags,
-        body: resource.create,
-        response: { 201: ref, ...errorResponses(400, 409, 413, 415) },
-      },
-    },
-    async (request, reply) => {
-      const record = await service.create(request.body as Create);
-      writeHeaders(reply, record).header('location', itemUrl(record.id)).code(201);
-      return represent(record);
-    },
-  );
-
-  const itemPath = `${path}/:id`;
+export function getRoute<R extends Versioned>(
+  app: FastifyInstance,
+  resource: Resource<R>,
+  get: (id: string) => Promise<R>,
+): void {
+  const anyResource = resource as Resource<never>;
   app.get(
-    itemPath,
+    `${resource.path}/:id`,
     {
-      config: { scope: scopes.read },
+      config: { scope: resource.scopes.read },
       schema: {
-        operationId: `get${tags[0]?.slice(0, -1)}`,
-        summary: `Get a ${kind}`,
-        description: `One ${kind}. Send If-None-Match with its ETag to get 304 when it has not changed.`,
-        tags,
+        operationId: `get${singular(anyResource)}`,
+        summary: `Get a ${resource.kind}`,
+        description: `One ${resource.kind}. Send If-None-Match with its ETag to get 304 when it has not changed.`,
+        tags: [title(anyResource)],
         params: IdParam,
-        querystring: Type.Object({ fields: pageQueryProperties.fields }, { additionalProperties: false }),
-        response: { 200: oneOrSparse, ...errorResponses(400, 404) },
+        querystring: Type.Object(
+          { fields: pageQueryProperties.fields, expand: Type.Optional(expandParameter) },
+          { additionalProperties: false },
+        ),
+        response: { 200: oneOrSparse(anyResource), ...errorResponses(400, 404) },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const { fields } = request.query as { fields?: string };
-      return sendOne(request, reply, await service.get(id), parseFields(fields, fieldNames));
+      const query = request.query as { fields?: string; expand?: string };
+      const record = await get(id);
+      const [body] = await present(resource, [record], query);
+      // An expanded representation also changes when what it embeds changes: its tag is then taken over the bytes
+      // (conditional-get.ts) instead of from this record's version alone.
+      if (query.expand === undefined) {
+        const caching = {
+          etag: entityTag(record.id, record.version, query.fields ?? ''),
+          cacheControl: resource.cacheControl,
+        };
+        if (notModified(request, reply, caching)) return reply;
+      } else {
+        reply.header('cache-control', resource.cacheControl);
+      }
+      return body;
     },
   );
+}
+
+export interface CreateOptions<R> {
+  body: TObject;
+  create(body: unknown, params: { id?: string }): Promise<R>;
+  /** For creating under a parent (`POST /v1/posts/:id/comments`). */
+  nested?: { path: string; operationId: string; summary: string };
+  /** Statuses beyond validation and media-type errors, such as 404 for a missing parent or 409. */
+  errors: number[];
+}
+
+export function createRoute<R extends Versioned>(
+  app: FastifyInstance,
+  resource: Resource<R>,
+  options: CreateOptions<R>,
+  context: RestContext,
+): void {
+  const anyResource = resource as Resource<never>;
+  app.post(
+    options.nested?.path ?? resource.path,
+    {
+      config: { scope: resource.scopes.write },
+      schema: {
+        operationId: options.nested?.operationId ?? `create${singular(anyResource)}`,
+        summary: options.nested?.summary ?? `Create a ${resource.kind}`,
+        description: `Creates a ${resource.kind}; answers 201 with its Location and ETag.`,
+        tags: [title(anyResource)],
+        ...(options.nested ? { params: IdParam } : {}),
+        body: options.body,
+        response: { 201: Type.Ref(schemaId(anyResource)), ...errorResponses(400, 413, 415, ...options.errors) },
+      },
+    },
+    async (request, reply) => {
+      const record = await options.create(request.body, request.params as { id?: string });
+      writeHeaders(reply, record)
+        .header('location', itemUrl(context, anyResource, record.id))
+        .code(201);
+      return resource.represent(record);
+    },
+  );
+}
+
+export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
+  app: FastifyInstance,
+  resource: CrudResource<R, Create, Patch, Filters>,
+  context: RestContext,
+): void {
+  const { service } = resource;
+  const anyResource = resource as unknown as Resource<never>;
+  const item = `${resource.path}/:id`;
+  const tags = [title(anyResource)];
+  const ref = Type.Ref(schemaId(anyResource));
+
+  listRoute(app, resource, { filters: resource.filters, sortFields: resource.sortFields, list: service.list }, context);
+  createRoute(
+    app,
+    resource,
+    { body: resource.create, create: (body) => service.create(body as Create), errors: [409] },
+    context,
+  );
+  getRoute(app, resource, service.get);
 
   app.put(
-    itemPath,
+    item,
     {
-      config: { scope: scopes.write },
+      config: { scope: resource.scopes.write },
       schema: {
-        operationId: `replace${tags[0]?.slice(0, -1)}`,
-        summary: `Replace a ${kind}`,
-        description: `Replaces the whole ${kind}: optional fields left out become null or their default. Send If-Match to avoid lost updates.`,
+        operationId: `replace${singular(anyResource)}`,
+        summary: `Replace a ${resource.kind}`,
+        description: `Replaces the whole ${resource.kind}: optional fields left out become null or their default. Send If-Match to avoid lost updates.`,
         tags,
         params: IdParam,
         body: resource.create,
@@ -190,17 +311,17 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
       const { id } = request.params as { id: string };
       const record = await service.replace(id, request.body as Create, preconditionFrom<R>(request));
       writeHeaders(reply, record);
-      return represent(record);
+      return resource.represent(record);
     },
   );
 
   app.patch(
-    itemPath,
+    item,
     {
-      config: { scope: scopes.write, bodyTypes: [mergePatchType, 'application/json'] },
+      config: { scope: resource.scopes.write, bodyTypes: [mergePatchType, 'application/json'] },
       schema: {
-        operationId: `update${tags[0]?.slice(0, -1)}`,
-        summary: `Update a ${kind}`,
+        operationId: `update${singular(anyResource)}`,
+        summary: `Update a ${resource.kind}`,
         description: `JSON Merge Patch (RFC 7396): fields present are set, null clears an optional field, absent fields stay. Send If-Match to avoid lost updates.`,
         tags,
         params: IdParam,
@@ -212,18 +333,18 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
       const { id } = request.params as { id: string };
       const record = await service.patch(id, request.body as Patch, preconditionFrom<R>(request));
       writeHeaders(reply, record);
-      return represent(record);
+      return resource.represent(record);
     },
   );
 
   app.delete(
-    itemPath,
+    item,
     {
-      config: { scope: scopes.write },
+      config: { scope: resource.scopes.write },
       schema: {
-        operationId: `delete${tags[0]?.slice(0, -1)}`,
-        summary: `Delete a ${kind}`,
-        description: `Deletes the ${kind}. Deleting it again answers 404 and changes nothing.`,
+        operationId: `delete${singular(anyResource)}`,
+        summary: `Delete a ${resource.kind}`,
+        description: `Deletes the ${resource.kind}. Deleting it again answers 404 and changes nothing.`,
         tags,
         params: IdParam,
         response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 412) },
