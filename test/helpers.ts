@@ -99,12 +99,14 @@ export interface ServerOptions {
   /** Extra environment, as a deployment would set it. */
   env?: Record<string, string>;
   clock?: Clock;
+  /** Sees every SQL statement the server runs, to count queries. */
+  onQuery?: (sql: string) => void;
 }
 
 /** Starts the whole application on 127.0.0.1; links in responses point at the real port. */
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const database = await testDatabase(options.storage ?? 'sqlite');
-  const storage = openStorage(database.url);
+  const storage = openStorage(database.url, options.onQuery ? { onQuery: options.onQuery } : {});
   await migrateToLatest(storage);
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();

@@ -1,5 +1,5 @@
 // The storage port: one Kysely handle over SQLite (embedded) or PostgreSQL (distributed), chosen by DATABASE_URL.
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { nodeSqliteDialect, openSqlite } from './sqlite-dialect.ts';
 
@@ -39,15 +39,22 @@ export function sqlitePath(url: string): string {
   return url.slice('sqlite:'.length);
 }
 
-export function openStorage(url: string): Storage {
+export interface StorageOptions {
+  /** Called with each statement's SQL after it ran: for tests that count queries, and for tracing. */
+  onQuery?: (sql: string) => void;
+}
+
+export function openStorage(url: string, options: StorageOptions = {}): Storage {
+  const { onQuery } = options;
+  const log = onQuery ? { log: (event: LogEvent) => onQuery(event.query.sql) } : {};
   if (url.startsWith('sqlite:')) {
-    const db = new Kysely<object>({ dialect: nodeSqliteDialect(openSqlite(sqlitePath(url))) });
+    const db = new Kysely<object>({ dialect: nodeSqliteDialect(openSqlite(sqlitePath(url))), ...log });
     return storage(db, 'sqlite');
   }
   const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
   // An idle client losing its server must not crash the process; the next query reports the failure.
   pool.on('error', () => {});
-  return storage(new Kysely<object>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  return storage(new Kysely<object>({ dialect: new PostgresDialect({ pool }), ...log }), 'postgres');
 }
 
 function storage(db: AnyDb, dialect: Dialect): Storage {
