@@ -513,8 +513,15 @@ async function send(operation: Operation, request: FuzzRequest): Promise<ApiResp
   });
 }
 
+/** A POST that creates one resource in a top-level collection: its 201 is a single representation. */
+const createsOne = (operation: Operation): boolean =>
+  operation.method === 'post' &&
+  operation.spec.requestBody !== undefined &&
+  !operation.path.includes('{') &&
+  typeof operation.spec.responses?.['201']?.content?.['application/json']?.schema?.$ref === 'string';
+
 // Resources to aim at: three of each kind, created with valid bodies drawn from the document's own schemas.
-for (const operation of operations.filter((o) => o.method === 'post' && o.spec.requestBody)) {
+for (const operation of operations.filter(createsOne)) {
   const schema = (Object.values(operation.spec.requestBody.content)[0] as Json).schema;
   for (const body of fc.sample(valid(schema), { numRuns: 30, seed: 20261125 })) {
     if ((ids.get(operation.path)?.length ?? 0) >= 3) break;

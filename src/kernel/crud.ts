@@ -16,6 +16,8 @@ export interface CrudService<R extends Versioned, Create, Patch, Filters> {
   /** The records among `ids` that exist, in one query; for batched expansion. */
   getMany(ids: string[]): Promise<R[]>;
   create(input: Create): Promise<R>;
+  /** Creates all or none: the first item that fails stops the batch, named by its index. */
+  createMany(inputs: Create[]): Promise<R[]>;
   replace(id: string, input: Create, precondition: Precondition<R>): Promise<R>;
   patch(id: string, patch: Patch, precondition: Precondition<R>): Promise<R>;
   remove(id: string, precondition: Precondition<R>): Promise<void>;

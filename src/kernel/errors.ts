@@ -63,6 +63,15 @@ export const notFound = (kind: string, id: string): ApiError =>
 export const invalid = (field: string, code: string, message: string): ApiError =>
   new ApiError('VALIDATION_ERROR', `The request is not valid: ${message}`, { details: [{ field, code, message }] });
 
+/** The same error, about one item of a batch: its fields are prefixed with the item's place (`items.3.email`). */
+export function atItem(index: number, error: unknown): unknown {
+  if (!isApiError(error)) return error;
+  return new ApiError(error.code, `Item ${index}: ${error.message}`, {
+    details: error.details.map((detail) => ({ ...detail, field: `items.${index}.${detail.field}` })),
+    headers: error.headers,
+  });
+}
+
 export const preconditionFailed = (kind: string): ApiError =>
   new ApiError(
     'PRECONDITION_FAILED',

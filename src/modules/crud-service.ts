@@ -2,7 +2,7 @@
 // commit in one transaction (STYLE §5), and a write that lost a race answers 412 instead of overwriting.
 import type { Clock } from '../kernel/clock.ts';
 import type { CrudService, Precondition, Versioned } from '../kernel/crud.ts';
-import { type ApiError, notFound, preconditionFailed } from '../kernel/errors.ts';
+import { type ApiError, atItem, notFound, preconditionFailed } from '../kernel/errors.ts';
 import { type IdPrefix, isId, newId } from '../kernel/ids.ts';
 import { applyMergePatch, type Json } from '../kernel/merge-patch.ts';
 import type { PageRequest, PageResult } from '../kernel/pagination.ts';
@@ -81,6 +81,33 @@ export function crudService<R extends Versioned & { createdAt: string }, Create,
     });
   }
 
+  /** One transaction for all: a batch is created whole or not at all. */
+  function createAll(inputs: Create[], isBatch: boolean): Promise<R[]> {
+    return inTransaction(async (trx) => {
+      const at = clock();
+      const stamp = at.toISOString();
+      const records: R[] = [];
+      for (const [index, input] of inputs.entries()) {
+        try {
+          const record = rules.build(input, {
+            id: newId(prefix, at.getTime()),
+            version: 1,
+            createdAt: stamp,
+            updatedAt: stamp,
+          });
+          rules.check?.(record);
+          await repository.insert(trx, record);
+          records.push(record);
+        } catch (error) {
+          const mapped = rules.conflict?.(error) ?? error;
+          throw isBatch ? atItem(index, mapped) : mapped;
+        }
+      }
+      for (const record of records) for (const event of rules.created(record, at)) await appendEvent(trx, event);
+      return records;
+    });
+  }
+
   return {
     list: (filters, page) => repository.list(storage.db, filters, page),
 
@@ -95,22 +122,12 @@ export function crudService<R extends Versioned & { createdAt: string }, Create,
       return found;
     },
 
-    create(input) {
-      return inTransaction(async (trx) => {
-        const at = clock();
-        const stamp = at.toISOString();
-        const record = rules.build(input, {
-          id: newId(prefix, at.getTime()),
-          version: 1,
-          createdAt: stamp,
-          updatedAt: stamp,
-        });
-        rules.check?.(record);
-        await repository.insert(trx, record);
-        for (const event of rules.created(record, at)) await appendEvent(trx, event);
-        return record;
-      });
+    async create(input) {
+      const [record] = await createAll([input], false);
+      return record as R;
     },
+
+    createMany: (inputs) => createAll(inputs, true),
 
     replace: (id, input, precondition) => write(id, precondition, () => input),
 

@@ -49,6 +49,9 @@ export interface CrudResource<R extends Versioned, Create, Patch, Filters> exten
   service: CrudService<R, Create, Patch, Filters>;
 }
 
+/** A batch is one transaction: bounded so it cannot hold the database for long. */
+export const maxBatchItems = 100;
+
 const pageKeys = new Set(['limit', 'cursor', 'page', 'perPage', 'sort', 'order', 'fields', 'expand']);
 const rangeKeys = new Set(['createdFrom', 'createdTo']);
 const defaultOrder = (field: string): Sort['order'] => (field.endsWith('At') ? 'desc' : 'asc');
@@ -292,6 +295,39 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     context,
   );
   getRoute(app, resource, service.get);
+
+  app.post(
+    `${resource.path}/batch`,
+    {
+      config: { scope: resource.scopes.write },
+      schema: {
+        operationId: `create${title(anyResource)}Batch`,
+        summary: `Create up to ${maxBatchItems} ${resource.plural} at once`,
+        description: `All or nothing: when any item is not valid or conflicts, nothing is created and the error names the item (\`items.3.email\`). On success \`data\` lists the created ${resource.plural} in the order of \`items\`.`,
+        tags,
+        body: Type.Object(
+          { items: Type.Array(resource.create, { minItems: 1, maxItems: maxBatchItems }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object(
+            { data: Type.Array(ref, { maxItems: maxBatchItems }), _links: Links },
+            { additionalProperties: false },
+          ),
+          ...errorResponses(400, 409, 413, 415),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { items } = request.body as { items: Create[] };
+      const records = await service.createMany(items);
+      reply.header('cache-control', 'no-store').code(201);
+      return {
+        data: records.map((record) => resource.represent(record)),
+        _links: { collection: { href: `${context.publicUrl}${resource.path}` } },
+      };
+    },
+  );
 
   app.put(
     item,
