@@ -1,0 +1,194 @@
+// Runs a scenario: its servers as their own processes, the load from another, baseline and subject interleaved
+// round by round, each after a warm-up. Every child process is stopped on exit, including on Ctrl-C.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { LoadSpec } from './load.ts';
+import { type Measurement, type Round, type ScenarioFacts, type ScenarioResult, scenarioResult } from './stats.ts';
+
+export class BenchError extends Error {}
+
+const children = new Set<ChildProcess>();
+const stopAll = () => {
+  for (const child of children) child.kill('SIGKILL');
+};
+process.on('exit', stopAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopAll();
+    process.exit(130);
+  });
+}
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Server on core 0, load on core 1, where taskset exists: the two never compete for one core. */
+function pinned(core: number, command: string, args: string[]): [string, string[]] {
+  return hasTaskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new BenchError('no free port')),
+      );
+    });
+  });
+}
+
+export interface ServerSpec {
+  label: string;
+  script: string;
+  args: string[];
+  /** The whole environment of the server: nothing is inherited but PATH and HOME. */
+  env: Record<string, string>;
+  port: number;
+}
+
+export interface RunningServer {
+  url: string;
+  rssMiB(): number | null;
+  stop(): Promise<void>;
+}
+
+export async function startProcess(spec: ServerSpec): Promise<RunningServer> {
+  const [command, args] = pinned(0, process.execPath, [spec.script, ...spec.args]);
+  const child = spawn(command, args, {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...spec.env,
+      PORT: String(spec.port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.add(child);
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const url = `http://127.0.0.1:${spec.port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new BenchError(`${spec.label} exited at start: ${stderr.trim().split('\n').at(-1) ?? ''}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new BenchError(`${spec.label} did not answer /healthz within 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    rssMiB() {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+        return Number.isFinite(kib) ? kib / 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      child.kill('SIGKILL');
+      children.delete(child);
+    },
+  };
+}
+
+/** Runs a command to completion (a seed, a migration) with an explicit environment; fails with its last line. */
+export function runToCompletion(label: string, script: string, args: string[], env: Record<string, string>): void {
+  try {
+    execFileSync(process.execPath, [script, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: 'pipe',
+    });
+  } catch (error) {
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();
+    throw new BenchError(`${label} failed: ${stderr.split('\n').at(-1) ?? 'no output'}`);
+  }
+}
+
+const loadScript = new URL('./load.ts', import.meta.url).pathname;
+
+async function load(spec: LoadSpec): Promise<Measurement> {
+  const [command, args] = pinned(1, process.execPath, [loadScript, JSON.stringify(spec)]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  children.delete(child);
+  if (code !== 0) throw new BenchError(`load generator failed: ${stderr.trim().split('\n').at(-1) ?? code}`);
+  return JSON.parse(stdout) as Measurement;
+}
+
+export interface Timing {
+  rounds: number;
+  warmupSeconds: number;
+  measureSeconds: number;
+  connections: number;
+}
+
+export const fullTiming: Timing = { rounds: 5, warmupSeconds: 3, measureSeconds: 8, connections: 20 };
+export const quickTiming: Timing = { rounds: 1, warmupSeconds: 1, measureSeconds: 2, connections: 10 };
+
+export interface Side {
+  server: RunningServer;
+  request: Omit<LoadSpec, 'url' | 'connections' | 'durationSeconds' | 'overallRate'>;
+}
+
+/** One side of one round: warm up, measure throughput at saturation, then latency at the offered rate. */
+async function measure(side: Side, timing: Timing, offeredRate: number | null): Promise<Measurement> {
+  const base = { ...side.request, url: side.server.url, connections: timing.connections };
+  await load({ ...base, durationSeconds: timing.warmupSeconds });
+  const saturated = await load({ ...base, durationSeconds: timing.measureSeconds });
+  const rate = Math.max(1, Math.round(offeredRate ?? saturated.throughput / 2));
+  const paced = await load({ ...base, durationSeconds: timing.measureSeconds, overallRate: rate });
+  return {
+    throughput: saturated.throughput,
+    p50Ms: paced.p50Ms,
+    p99Ms: paced.p99Ms,
+    errors: saturated.errors + paced.errors,
+    non2xx: saturated.non2xx + paced.non2xx,
+  };
+}
+
+/** Baseline, subject, baseline, subject …: a noisy machine affects both alike. Latency is taken for both at half
+ * the baseline's saturated throughput of the same round. */
+export async function interleave(
+  facts: ScenarioFacts,
+  baseline: Side,
+  subject: Side,
+  timing: Timing,
+): Promise<ScenarioResult> {
+  const rounds: Round[] = [];
+  for (let round = 0; round < timing.rounds; round++) {
+    const baselineResult = await measure(baseline, timing, null);
+    const subjectResult = await measure(subject, timing, baselineResult.throughput / 2);
+    rounds.push({ baseline: baselineResult, subject: subjectResult });
+  }
+  return scenarioResult({ ...facts, subjectRssMiB: subject.server.rssMiB() }, rounds);
+}

@@ -1,0 +1,269 @@
+// The scenarios: what is measured against what, with the goal each must reach (issue 8's table).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
+import { cursorCodec, listingKey } from '../src/kernel/pagination.ts';
+import {
+  BenchError,
+  freePort,
+  interleave,
+  type RunningServer,
+  runToCompletion,
+  startProcess,
+  type Timing,
+} from './harness.ts';
+import type { ScenarioResult } from './stats.ts';
+
+const main = new URL('../src/main.ts', import.meta.url).pathname;
+const baselines = new URL('./baselines/', import.meta.url).pathname;
+
+export interface ScenarioContext {
+  quick: boolean;
+  timing: Timing;
+  databaseUrl: string | null;
+}
+
+export interface Scenario {
+  name: string;
+  goal: string;
+  baseline: string;
+  ratioGoal: number;
+  needs: ('postgres' | 'redis')[];
+  run(context: ScenarioContext): Promise<ScenarioResult>;
+}
+
+/** A database of its own for one scenario: a temporary SQLite file or a new PostgreSQL schema. */
+interface BenchDatabase {
+  url: string;
+  query(text: string): Promise<Record<string, unknown>[]>;
+  drop(): Promise<void>;
+}
+
+async function sqliteDatabase(): Promise<BenchDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
+  const url = `sqlite:${join(dir, 'bench.sqlite')}`;
+  return {
+    url,
+    async query(text) {
+      const db = new DatabaseSync(url.slice('sqlite:'.length));
+      try {
+        return db.prepare(text).all() as Record<string, unknown>[];
+      } finally {
+        db.close();
+      }
+    },
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function postgresDatabase(base: string): Promise<BenchDatabase> {
+  const schema = `portico_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    async query(text) {
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      try {
+        return (await client.query(text)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async drop() {
+      const cleanup = new pg.Client({ connectionString: base });
+      await cleanup.connect();
+      await cleanup.query(`drop schema if exists ${schema} cascade`);
+      await cleanup.end();
+    },
+  };
+}
+
+/** Portico as it ships, with a rate limit so high it never refuses but still runs on every request. */
+async function startPortico(database: BenchDatabase): Promise<RunningServer> {
+  const port = await freePort();
+  return startProcess({
+    label: 'portico',
+    script: main,
+    args: ['serve'],
+    port,
+    env: {
+      DATABASE_URL: database.url,
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_ANONYMOUS: '1000000000/1m',
+    },
+  });
+}
+
+async function startBaseline(script: string, env: Record<string, string>): Promise<RunningServer> {
+  return startProcess({ label: script, script: join(baselines, script), args: [], port: await freePort(), env });
+}
+
+function seed(database: BenchDatabase, products: number): void {
+  runToCompletion('portico seed', main, ['seed', '--products', String(products), '--users', '10', '--seed', '1'], {
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'warn',
+  });
+}
+
+/** The harness measures only like against like: both sides must send the same bytes for the same request. */
+async function assertSameBody(path: string, subject: RunningServer, baseline: RunningServer): Promise<void> {
+  const [a, b] = await Promise.all([fetch(subject.url + path), fetch(baseline.url + path)]);
+  const [bodyA, bodyB] = await Promise.all([a.text(), b.text()]);
+  if (a.status !== 200 || bodyA !== bodyB) {
+    throw new BenchError(
+      `baseline and subject answer ${path} differently (${a.status}/${b.status}); the comparison would be unfair`,
+    );
+  }
+}
+
+async function withDatabase<T>(database: BenchDatabase, servers: RunningServer[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    for (const server of servers) await server.stop();
+    await database.drop();
+  }
+}
+
+const productCount = (quick: boolean) => (quick ? 10_000 : 1_000_000);
+
+function productScenario(name: 'product-sqlite' | 'product-postgres'): Scenario {
+  const onPostgres = name === 'product-postgres';
+  return {
+    name,
+    goal: `GET /v1/products/{id} on ${onPostgres ? 'PostgreSQL' : 'SQLite'}, random ids over the seeded set`,
+    baseline: `bare Fastify + ${onPostgres ? 'a pg pool' : 'node:sqlite'} reading the same row by primary key`,
+    ratioGoal: 0.5,
+    needs: onPostgres ? ['postgres'] : [],
+    async run(context) {
+      const database = onPostgres ? await postgresDatabase(context.databaseUrl ?? '') : await sqliteDatabase();
+      const products = context.quick ? 10_000 : 100_000;
+      seed(database, products);
+      const subject = await startPortico(database);
+      const baseline = await startBaseline('product.ts', { DATABASE_URL: database.url, PUBLIC_URL: subject.url });
+      return withDatabase(database, [subject, baseline], async () => {
+        const ids = (await database.query('select id from products order by id limit 1000')).map((row) =>
+          String(row.id),
+        );
+        const paths = ids.map((id) => `/v1/products/${id}`);
+        await assertSameBody(paths[0] ?? '/', subject, baseline);
+        const request = { method: 'GET' as const, paths, headers: {} };
+        return interleave(
+          {
+            name,
+            goal: this.goal,
+            unit: 'req/s',
+            baseline: this.baseline,
+            ratioGoal: this.ratioGoal,
+            subjectRssMiB: null,
+            notes: [`${products} products seeded; anonymous until API keys exist (issue 5)`],
+          },
+          { server: baseline, request },
+          { server: subject, request },
+          context.timing,
+        );
+      });
+    },
+  };
+}
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'root',
+    goal: 'GET / through every edge plugin, anonymous',
+    baseline: 'bare Fastify returning the same JSON',
+    ratioGoal: 0.8,
+    needs: [],
+    async run(context) {
+      const database = await sqliteDatabase();
+      const subject = await startPortico(database);
+      const body = await (await fetch(`${subject.url}/`)).text();
+      const baseline = await startBaseline('root.ts', { BENCH_BODY: body });
+      return withDatabase(database, [subject, baseline], async () => {
+        await assertSameBody('/', subject, baseline);
+        const request = { method: 'GET' as const, paths: ['/'], headers: {} };
+        return interleave(
+          {
+            name: 'root',
+            goal: this.goal,
+            unit: 'req/s',
+            baseline: this.baseline,
+            ratioGoal: this.ratioGoal,
+            subjectRssMiB: null,
+            notes: [],
+          },
+          { server: baseline, request },
+          { server: subject, request },
+          context.timing,
+        );
+      });
+    },
+  },
+  productScenario('product-sqlite'),
+  productScenario('product-postgres'),
+  {
+    name: 'list-deep',
+    goal: 'a cursor page of 20 at the end of the seeded products',
+    baseline: 'the first page through the same server',
+    ratioGoal: 0.7,
+    needs: [],
+    async run(context) {
+      const database = await sqliteDatabase();
+      const count = productCount(context.quick);
+      seed(database, count);
+      const server = await startPortico(database);
+      return withDatabase(database, [server], async () => {
+        // The cursor a client holds after walking to the end, made with the server's own key and listing.
+        const [secret] = await database.query("select value from app_settings where key = 'cursor-secret'");
+        const [deep] = await database.query(
+          `select id, created_at from products order by created_at desc, id desc limit 1 offset ${count - 40}`,
+        );
+        const codec = cursorCodec(String(secret?.value));
+        const cursor = codec.encode(listingKey('/v1/products', {}), { field: 'createdAt', order: 'desc' }, 'next', {
+          value: String(deep?.created_at),
+          id: String(deep?.id),
+        });
+        const deepPath = `/v1/products?cursor=${encodeURIComponent(cursor)}`;
+        const page = (await (await fetch(server.url + deepPath)).json()) as { data: unknown[] };
+        if (page.data.length !== 20) throw new BenchError(`the deep page has ${page.data.length} rows, not 20`);
+        const result = await interleave(
+          {
+            name: 'list-deep',
+            goal: this.goal,
+            unit: 'req/s',
+            baseline: this.baseline,
+            ratioGoal: this.ratioGoal,
+            subjectRssMiB: null,
+            notes: [`${count} products${context.quick ? ' (quick run: fewer than the full 1,000,000)' : ''}`],
+          },
+          { server, request: { method: 'GET', paths: ['/v1/products'], headers: {} } },
+          { server, request: { method: 'GET', paths: [deepPath], headers: {} } },
+          context.timing,
+        );
+        const offset = await interleave(
+          { ...result, notes: [] },
+          { server, request: { method: 'GET', paths: ['/v1/products'], headers: {} } },
+          {
+            server,
+            request: { method: 'GET', paths: [`/v1/products?page=${count / 20 - 1}&perPage=20`], headers: {} },
+          },
+          { ...context.timing, rounds: 1 },
+        );
+        result.notes.push(
+          `offset paging at the same depth: ${offset.subject.throughput.toFixed(0)} req/s, ratio ${offset.ratio} to the first page`,
+        );
+        return result;
+      });
+    },
+  },
+];

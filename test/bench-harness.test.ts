@@ -1,0 +1,126 @@
+// The benchmark harness's own logic: medians, per-round ratios, failed runs, the result file's shape and the
+// refusals of a wrong call. Nothing here times anything.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  type BenchReport,
+  formatTable,
+  type Measurement,
+  median,
+  roundRatio,
+  scenarioResult,
+  summarize,
+} from '../bench/stats.ts';
+
+const m = (throughput: number, extra: Partial<Measurement> = {}): Measurement => ({
+  throughput,
+  p50Ms: 1,
+  p99Ms: 5,
+  errors: 0,
+  non2xx: 0,
+  ...extra,
+});
+const facts = {
+  name: 'root',
+  goal: 'GET /',
+  unit: 'req/s',
+  baseline: 'bare Fastify',
+  ratioGoal: 0.8,
+  subjectRssMiB: 120,
+  notes: [],
+};
+
+test('the median of an odd and an even number of values', () => {
+  assert.equal(median([5, 1, 3]), 3);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.throws(() => median([]));
+});
+
+test('the ratio is the median of per-round ratios, not the ratio of medians', () => {
+  const rounds = [
+    { baseline: m(100), subject: m(90) },
+    { baseline: m(200), subject: m(100) },
+    { baseline: m(50), subject: m(45) },
+  ];
+  assert.equal(roundRatio(rounds), 0.9);
+  // The ratio of the medians would be 90 / 100 = 0.9 here too; this round set tells them apart.
+  const skewed = [
+    { baseline: m(100), subject: m(50) },
+    { baseline: m(300), subject: m(290) },
+    { baseline: m(400), subject: m(100) },
+  ];
+  assert.equal(roundRatio(skewed), 0.5);
+  assert.notEqual(
+    median(skewed.map((r) => r.subject.throughput)) / median(skewed.map((r) => r.baseline.throughput)),
+    0.5,
+  );
+});
+
+test('summaries take medians of speeds and totals of errors', () => {
+  const summary = summarize([m(10, { p99Ms: 9, errors: 1 }), m(30, { p99Ms: 3, non2xx: 2 }), m(20, { p99Ms: 4 })]);
+  assert.deepEqual(summary, { throughput: 20, p50Ms: 1, p99Ms: 4, errors: 1, non2xx: 2 });
+});
+
+test('a scenario meets its goal when the ratio reaches it and no round had errors', () => {
+  const met = scenarioResult(facts, [{ baseline: m(100), subject: m(85) }]);
+  assert.equal(met.met, true);
+  assert.equal(met.ratio, 0.85);
+  assert.equal(scenarioResult(facts, [{ baseline: m(100), subject: m(70) }]).met, false);
+});
+
+test('a run with errors or unexpected statuses is failed, not fast', () => {
+  const result = scenarioResult(facts, [{ baseline: m(100), subject: m(500, { non2xx: 3 }) }]);
+  assert.equal(result.clean, false);
+  assert.equal(result.met, false);
+  const report: BenchReport = {
+    startedAt: '2026-11-25T12:00:00.000Z',
+    quick: true,
+    machine: { cpus: 2, node: 'v24', os: 'linux' },
+    scenarios: [result],
+  };
+  assert.match(formatTable(report), /FAILED \(errors\)/);
+});
+
+test('a scenario result has the fields the results file promises', () => {
+  const result = scenarioResult(facts, [{ baseline: m(100), subject: m(90) }]);
+  for (const key of ['name', 'goal', 'unit', 'baseline', 'subject', 'baselineResult', 'ratio', 'ratioGoal', 'met']) {
+    assert.ok(key in result, `${key} is in the result`);
+  }
+  for (const key of ['throughput', 'p50Ms', 'p99Ms', 'errors', 'non2xx']) {
+    assert.ok(key in result.subject && key in result.baselineResult, `${key} is measured on both sides`);
+  }
+});
+
+const runBench = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [fileURLToPath(new URL('../bench/run.ts', import.meta.url)), ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+  });
+
+test('an unknown scenario name is one clear line and exit 2, before anything starts', () => {
+  const result = runBench(['no-such-scenario']);
+  assert.equal(result.status, 2);
+  assert.equal(result.stderr.trim().split('\n').length, 1);
+  assert.match(result.stderr, /unknown scenario 'no-such-scenario'; known: root/);
+});
+
+test('an unknown option is one clear line and exit 2', () => {
+  const result = runBench(['--fast']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /unknown option '--fast'/);
+});
+
+test('a scenario that needs PostgreSQL without TEST_DATABASE_URL is one clear line and a non-zero exit', () => {
+  const result = runBench(['product-postgres']);
+  assert.equal(result.status, 1);
+  assert.equal(result.stderr.trim(), 'bench: product-postgres needs PostgreSQL: set TEST_DATABASE_URL');
+});
+
+test('a PostgreSQL that does not answer is one clear line and a non-zero exit', () => {
+  const result = runBench(['product-postgres'], { TEST_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+  assert.equal(result.status, 1);
+  assert.equal(result.stderr.trim().split('\n').length, 1);
+  assert.match(result.stderr, /does not answer/);
+});
