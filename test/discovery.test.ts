@@ -89,3 +89,13 @@ test('a collection page carries an ETag, and answers 304 to If-None-Match until 
   assert.equal(changed.status, 200);
   assert.notEqual(changed.headers.get('etag'), etag);
 });
+
+test('the root and the OpenAPI document answer 304 to their own ETag', async () => {
+  const api = client(server.url);
+  for (const path of ['/', '/v1/openapi.json', '/docs/errors']) {
+    const first = await api('GET', path);
+    const etag = first.headers.get('etag') ?? '';
+    assert.match(etag, /^"/, `${path} has an ETag`);
+    assert.equal((await api('GET', path, { headers: { 'if-none-match': etag } })).status, 304, path);
+  }
+});

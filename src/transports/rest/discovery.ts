@@ -1,12 +1,14 @@
 // The routes a client starts from: the API root with HAL links, health and readiness, the OpenAPI documents and docs.
 import { readFile } from 'node:fs/promises';
 import scalar from '@scalar/fastify-api-reference';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../kernel/errors.ts';
+import { contentTag } from '../../kernel/etag.ts';
 import { pageQueryProperties } from '../../kernel/schemas.ts';
 import type { Storage } from '../../storage/database.ts';
 import { renderErrorsPage } from './errors-page.ts';
 import { versionDocument } from './openapi.ts';
+import { notModified } from './representation.ts';
 
 export interface Collection {
   rel: string;
@@ -17,6 +19,19 @@ export interface Collection {
 }
 
 const hidden = { hide: true };
+
+/** A body that never changes while the process runs: its ETag is computed once, not per request. */
+interface Fixed {
+  body: string;
+  type: string;
+  etag: string;
+}
+const fixed = (body: string, type: string): Fixed => ({ body, type, etag: contentTag(body) });
+
+function send(request: FastifyRequest, reply: FastifyReply, content: Fixed) {
+  if (notModified(request, reply, { etag: content.etag, cacheControl: 'public, max-age=300' })) return reply;
+  return reply.type(content.type).send(content.body);
+}
 
 export async function discoveryRoutes(
   app: FastifyInstance,
@@ -55,11 +70,8 @@ export async function discoveryRoutes(
       ready: link('/readyz', 'Readiness'),
     },
   };
-  const rootBody = JSON.stringify(root);
-  app.get('/', { schema: hidden }, async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8');
-    return rootBody;
-  });
+  const rootBody = fixed(JSON.stringify(root), 'application/json; charset=utf-8');
+  app.get('/', { schema: hidden }, (request, reply) => send(request, reply, rootBody));
 
   app.get('/healthz', { schema: hidden }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
@@ -81,19 +93,18 @@ export async function discoveryRoutes(
   });
 
   for (const version of versions) {
-    let document: string | null = null;
-    app.get(`/${version}/openapi.json`, { schema: hidden, config: { scope: 'public' } }, async (_request, reply) => {
-      document ??= JSON.stringify(versionDocument(app.swagger() as Record<string, unknown>, version, publicUrl));
-      reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8');
-      return document;
+    let document: Fixed | null = null;
+    app.get(`/${version}/openapi.json`, { schema: hidden, config: { scope: 'public' } }, (request, reply) => {
+      document ??= fixed(
+        JSON.stringify(versionDocument(app.swagger() as Record<string, unknown>, version, publicUrl)),
+        'application/json; charset=utf-8',
+      );
+      return send(request, reply, document);
     });
   }
 
-  const errorsPage = renderErrorsPage(await readFile(options.errorsDoc, 'utf8'));
-  app.get('/docs/errors', { schema: hidden }, async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=300').type('text/html; charset=utf-8');
-    return errorsPage;
-  });
+  const errorsPage = fixed(renderErrorsPage(await readFile(options.errorsDoc, 'utf8')), 'text/html; charset=utf-8');
+  app.get('/docs/errors', { schema: hidden }, (request, reply) => send(request, reply, errorsPage));
 
   await app.register(scalar, {
     routePrefix: '/docs',
