@@ -10,6 +10,7 @@ import { installContentTypes } from './edge/content-types.ts';
 import { installCors } from './edge/cors.ts';
 import { sendError } from './edge/error-envelope.ts';
 import { installErrorHandler, toApiError } from './edge/error-handler.ts';
+import { installIdempotency } from './edge/idempotency.ts';
 import { installMethodTable } from './edge/method-table.ts';
 import { installAnonymousRateLimit } from './edge/rate-limit.ts';
 import { echoRequestId, requestIdFor } from './edge/request-id.ts';
@@ -20,6 +21,8 @@ import { ApiError } from './kernel/errors.ts';
 import { cursorCodec } from './kernel/pagination.ts';
 import { ErrorEnvelope, Problem } from './kernel/schemas.ts';
 import { Product, productsRoutes, productsService } from './modules/catalog/index.ts';
+import { Comment, contentRoutes, contentService, Post } from './modules/content/index.ts';
+import { Order, ordersRoutes, ordersService } from './modules/orders/index.ts';
 import { User, usersRoutes, usersService } from './modules/users/index.ts';
 import type { Storage } from './storage/database.ts';
 import { sharedSecret } from './storage/settings.ts';
@@ -102,10 +105,11 @@ export async function buildApp({
   }
   requireDeclaredScopes(app, ['/v1/']);
   installConditionalGet(app);
+  installIdempotency(app, storage, clock);
 
   app.addSchema({ ...ErrorEnvelope, $id: errorSchemaId });
   app.addSchema(Problem);
-  for (const representation of [User, Product]) {
+  for (const representation of [User, Product, Order, Post, Comment]) {
     app.addSchema(representation);
     app.addSchema(sparseOf(representation));
   }
@@ -113,8 +117,12 @@ export async function buildApp({
 
   const codec = cursorCodec(await sharedSecret(storage, 'cursor-secret'));
   const context = { publicUrl, codec };
-  usersRoutes(app, usersService(storage, clock), context);
-  productsRoutes(app, productsService(storage, clock), context);
+  const users = usersService(storage, clock);
+  const products = productsService(storage, clock);
+  usersRoutes(app, users, context);
+  productsRoutes(app, products, context);
+  ordersRoutes(app, { service: ordersService(storage, clock, { users, products }), users, products }, context);
+  contentRoutes(app, contentService(storage, clock, users), users, context);
 
   await discoveryRoutes(app, {
     publicUrl,
@@ -129,6 +137,9 @@ export async function buildApp({
         title: 'Products',
         query: ['sort', 'category', 'status', 'currency', 'priceMin', 'priceMax'],
       },
+      { rel: 'orders', path: '/v1/orders', title: 'Orders', query: ['sort', 'expand', 'status', 'customerId'] },
+      { rel: 'posts', path: '/v1/posts', title: 'Posts', query: ['sort', 'expand', 'author', 'tag', 'published'] },
+      { rel: 'comments', path: '/v1/comments', title: 'Comments', query: ['sort', 'expand', 'postId', 'author'] },
     ],
   });
 

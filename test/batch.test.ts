@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { client, expectEnvelope, startServer, storageKinds, type TestServer } from './helpers.ts';
 
-const product = (name: string, currency = 'EUR') => ({ name, category: 'desks', price: { amount: 1000, currency }, stock: 5 });
+const product = (name: string, currency = 'EUR') => ({
+  name,
+  category: 'desks',
+  price: { amount: 1000, currency },
+  stock: 5,
+});
 const user = (email: string) => ({ email, name: email.split('@')[0] });
 
 for (const kind of storageKinds()) {
@@ -14,10 +19,17 @@ for (const kind of storageKinds()) {
     });
     after(() => server.close());
     const api = () => client(server.url);
-    const count = async (path: string) => (await api()('GET', `${path}?page=1&perPage=1`)).body.pagination.total as number;
+    const count = async (path: string) =>
+      (await api()('GET', `${path}?page=1&perPage=1`)).body.pagination.total as number;
     const events = async (type: string) =>
-      (await server.storage.db.withTables<{ outbox: { type: string } }>().selectFrom('outbox').select('type').where('type', '=', type).execute())
-        .length;
+      (
+        await server.storage.db
+          .withTables<{ outbox: { type: string } }>()
+          .selectFrom('outbox')
+          .select('type')
+          .where('type', '=', type)
+          .execute()
+      ).length;
 
     test('a batch of users is created whole, answered in the order of the items, each with its event', async () => {
       const before = await events('user.created');
@@ -57,14 +69,18 @@ for (const kind of storageKinds()) {
     test('an item that conflicts with an existing user refuses the batch and creates nothing', async () => {
       await api()('POST', '/v1/users', { body: user('taken@example.com') });
       const before = await count('/v1/users');
-      const response = await api()('POST', '/v1/users/batch', { body: { items: [user('fresh@example.com'), user('taken@example.com')] } });
+      const response = await api()('POST', '/v1/users/batch', {
+        body: { items: [user('fresh@example.com'), user('taken@example.com')] },
+      });
       assert.equal(expectEnvelope(response, 409, 'CONFLICT').details[0].field, 'items.1.email');
       assert.equal(await count('/v1/users'), before);
     });
 
     test('a product batch with an unknown currency in one item creates none of them, and writes no event', async () => {
       const before = [await count('/v1/products'), await events('product.created')];
-      const response = await api()('POST', '/v1/products/batch', { body: { items: [product('Desk A'), product('Desk B', 'XYZ')] } });
+      const response = await api()('POST', '/v1/products/batch', {
+        body: { items: [product('Desk A'), product('Desk B', 'XYZ')] },
+      });
       assert.equal(expectEnvelope(response, 400, 'VALIDATION_ERROR').details[0].field, 'items.1.price.currency');
       assert.deepEqual([await count('/v1/products'), await events('product.created')], before);
     });
@@ -82,8 +98,14 @@ for (const kind of storageKinds()) {
 
     test('an empty batch, a batch that is not a list, and unknown fields in an item are refused with 400', async () => {
       expectEnvelope(await api()('POST', '/v1/products/batch', { body: { items: [] } }), 400, 'VALIDATION_ERROR');
-      expectEnvelope(await api()('POST', '/v1/products/batch', { body: { items: product('X') } }), 400, 'VALIDATION_ERROR');
-      const unknown = await api()('POST', '/v1/users/batch', { body: { items: [{ ...user('x@example.com'), admin: true }] } });
+      expectEnvelope(
+        await api()('POST', '/v1/products/batch', { body: { items: product('X') } }),
+        400,
+        'VALIDATION_ERROR',
+      );
+      const unknown = await api()('POST', '/v1/users/batch', {
+        body: { items: [{ ...user('x@example.com'), admin: true }] },
+      });
       assert.deepEqual(expectEnvelope(unknown, 400, 'VALIDATION_ERROR').details[0], {
         field: 'items.0.admin',
         code: 'UNKNOWN_FIELD',

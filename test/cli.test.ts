@@ -152,7 +152,7 @@ describe('seed', () => {
       runCli(['seed', '--seed', '8', '--users', '30', '--products', '600'], { DATABASE_URL: c.url }),
     ]);
     for (const run of [runA, runB, runC]) assert.equal(run.code, 0, run.stderr);
-    assert.match(runA.stdout, /Seeded 30 users and 600 products with seed 7/);
+    assert.match(runA.stdout, /Seeded 30 users, 600 products and 0 posts with seed 7/);
 
     const usersA = tableRows(a.path, 'users');
     const productsA = tableRows(a.path, 'products');

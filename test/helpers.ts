@@ -101,11 +101,20 @@ export interface ServerOptions {
   clock?: Clock;
   /** Sees every SQL statement the server runs, to count queries. */
   onQuery?: (sql: string) => void;
+  /**
+   * A database the caller made (testDatabase) and drops, so several servers can share it as separate processes
+   * would (each server migrates it if needed). Without it each server gets a fresh database of its own.
+   */
+  databaseUrl?: string;
+  /** Adds routes before the server starts, to exercise policies that apply to every route. */
+  routes?: (app: FastifyInstance) => void;
 }
 
 /** Starts the whole application on 127.0.0.1; links in responses point at the real port. */
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
-  const database = await testDatabase(options.storage ?? 'sqlite');
+  const database: TestDatabase = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => {} }
+    : await testDatabase(options.storage ?? 'sqlite');
   const storage = openStorage(database.url, options.onQuery ? { onQuery: options.onQuery } : {});
   await migrateToLatest(storage);
   for (let attempt = 0; ; attempt++) {
@@ -119,6 +128,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       ...options.env,
     });
     const app = await buildApp({ config, storage, ...(options.clock ? { clock: options.clock } : {}) });
+    options.routes?.(app);
     try {
       await app.listen({ host: '127.0.0.1', port });
     } catch (error) {

@@ -126,7 +126,16 @@ function validString(schema: Json): fc.Arbitrary<string> {
       .map(([local, domain]) => `${local}@${domain}.test`);
   }
   if (schema.format === 'uri' || schema.format === 'uri-reference') return fc.webUrl().filter(fits);
-  if (typeof schema.pattern === 'string') return fc.stringMatching(new RegExp(schema.pattern)).filter(fits);
+  if (typeof schema.pattern === 'string') {
+    const generated = fc.stringMatching(new RegExp(schema.pattern)).filter(fits);
+    // A reference to another resource (`authorId`, `customerId`) names one that exists, once some do.
+    const prefix = /^\^([a-z]+)_\[0-9a-z\]\{26\}\$$/.exec(schema.pattern)?.[1];
+    if (prefix === undefined) return generated;
+    return fc.tuple(fc.nat(), generated).map(([n, fresh]) => {
+      const known = allIds().filter((id) => id.startsWith(`${prefix}_`));
+      return known[n % known.length] ?? fresh;
+    });
+  }
   return fc.string({ unit: 'grapheme', minLength, maxLength: Math.min(maxLength, minLength + 30) });
 }
 
@@ -233,6 +242,8 @@ const sentFor = (parameter: string) =>
 /** Stands for "the last ETag this path answered with" until the path is known. */
 const lastTagOfPath = '<last tag of this path>';
 const collectionOf = (path: string) => path.replace(/\/\{[^}]+\}$/, '');
+/** The collection whose ids fill a path's first parameter: `/v1/posts/{id}/comments` → `/v1/posts`. */
+const ownerOf = (path: string) => (path.includes('/{') ? path.slice(0, path.indexOf('/{')) : path);
 const allIds = () => [...ids.values()].flat();
 
 const fromPool = (pool: () => string[]) => fc.nat().map((n) => pool()[n % pool().length] ?? 'none');
@@ -249,7 +260,7 @@ const sometimes = <T>(arbitrary: fc.Arbitrary<T>) =>
   fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
 
 function pathValue(operation: Operation, schema: Json, mode: Mode): fc.Arbitrary<string> {
-  const sameKind = fromPool(() => ids.get(collectionOf(operation.path)) ?? []);
+  const sameKind = fromPool(() => ids.get(ownerOf(operation.path)) ?? []);
   if (mode === 'plain') return sameKind.map((id) => encodeURIComponent(id));
   const encoded = fc.oneof(
     { weight: 3, arbitrary: sameKind },
@@ -300,6 +311,10 @@ function queryString(parameters: Json[], mode: Mode): fc.Arbitrary<string> {
 
 function headerValue(parameter: Json, mode: Mode): fc.Arbitrary<string | undefined> {
   const fromSchema = valid(parameter.schema).map((value) => headerSafe(asText(value)));
+  // A few keys come back again and again, on every POST, so replays and keys reused for other requests are met.
+  if (parameter.name === 'Idempotency-Key') {
+    return sometimes(fc.oneof(fromSchema, fc.constantFrom('fuzz-key-1', 'fuzz-key-2')));
+  }
   if (!String(parameter.name).startsWith('If-')) return sometimes(fromSchema);
   // Conditional requests: a tag the server sent (perhaps for this very resource), or anything else.
   const tag = fc.oneof(
@@ -500,7 +515,11 @@ function learn(operation: Operation, request: FuzzRequest, response: ApiResponse
   if (etag && etags.length < 200) etags.push(etag);
   if (etag) lastTags.set(request.path, etag);
   if (response.status === 201 && typeof response.body?.id === 'string') {
-    const collection = collectionOf(operation.path);
+    // Filed under the collection its self link names: a comment made under /v1/posts/{id}/comments is one of
+    // /v1/comments.
+    const self = response.body._links?.self?.href;
+    const collection =
+      typeof self === 'string' ? new URL(self).pathname.replace(/\/[^/]*$/, '') : collectionOf(operation.path);
     ids.set(collection, [...(ids.get(collection) ?? []), response.body.id]);
     if (etag) lastTags.set(`${collection}/${encodeURIComponent(response.body.id)}`, etag);
   }

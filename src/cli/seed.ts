@@ -14,7 +14,7 @@ same rows, ids and timestamps included; without --seed a random one is chosen an
   --users N      users to write (default 100)
   --products N   products to write (default 1000); a million takes well under two minutes on SQLite
   --orders N     orders do not exist in this build yet: only 0 is accepted
-  --posts N      posts do not exist in this build yet: only 0 is accepted
+  --posts N      posts to write, each with a few comments by the first users (default 100)
   --seed S       a whole number from 0 to 4294967295`;
 
 const maxRows = 10_000_000;
@@ -32,11 +32,9 @@ export async function seedCommand(args: string[], { env, stdout, stderr }: Comma
   if (values.help) return stdout(seedUsage);
   const users = integerOption('users', values.users ?? '100', 0, maxRows);
   const products = integerOption('products', values.products ?? '1000', 0, maxRows);
-  for (const kind of ['orders', 'posts'] as const) {
-    const raw = values[kind];
-    if (raw !== undefined && integerOption(kind, raw, 0, maxRows) > 0) {
-      throw new UsageError(`--${kind}: ${kind} do not exist in this build yet, so only --${kind} 0 is accepted`);
-    }
+  const posts = integerOption('posts', values.posts ?? '100', 0, maxRows);
+  if (values.orders !== undefined && integerOption('orders', values.orders, 0, maxRows) > 0) {
+    throw new UsageError('--orders: orders do not exist in this build yet, so only --orders 0 is accepted');
   }
   const seed = values.seed === undefined ? randomInt(maxSeed) : integerOption('seed', values.seed, 0, maxSeed);
 
@@ -45,8 +43,8 @@ export async function seedCommand(args: string[], { env, stdout, stderr }: Comma
   const startedMs = performance.now();
   try {
     await migrateToLatest(storage);
-    stderr(`Seeding ${users} users and ${products} products with seed ${seed}…`);
-    await seedDatabase(storage, { seed, users, products }, ({ kind, written, total }) => {
+    stderr(`Seeding ${users} users, ${products} products and ${posts} posts with seed ${seed}…`);
+    await seedDatabase(storage, { seed, users, products, posts }, ({ kind, written, total }) => {
       stderr(`  ${kind}: ${written.toLocaleString('en')} of ${total.toLocaleString('en')}`);
     });
   } catch (error) {
@@ -57,6 +55,6 @@ export async function seedCommand(args: string[], { env, stdout, stderr }: Comma
   }
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   stdout(
-    `Seeded ${users} users and ${products} products with seed ${seed} in ${seconds} s (repeat with --seed ${seed}).`,
+    `Seeded ${users} users, ${products} products and ${posts} posts with seed ${seed} in ${seconds} s (repeat with --seed ${seed}).`,
   );
 }

@@ -14,6 +14,7 @@ export const exposedHeaders = [
   'X-RateLimit-Reset',
   'RateLimit-Policy',
   'RateLimit',
+  'Idempotent-Replayed',
 ];
 
 const allowedHeaders = [

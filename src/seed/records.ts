@@ -2,6 +2,7 @@
 // timestamps included, built through each module's own builder so defaults and shapes stay the module's.
 import { idFromParts } from '../kernel/ids.ts';
 import { buildProduct, type ProductRecord } from '../modules/catalog/index.ts';
+import { buildComment, buildPost, type CommentRecord, type PostRecord } from '../modules/content/index.ts';
 import { buildUser, type UserRecord } from '../modules/users/index.ts';
 import { type Random, seededRandom } from './random.ts';
 
@@ -122,5 +123,113 @@ export function* generateProducts(seed: number, count: number): Generator<Produc
       },
       { id: idFromParts('prd', ms, random.bytes(10)), version: 1, createdAt: stamp, updatedAt: stamp },
     );
+  }
+}
+
+// biome-ignore format: word lists read better packed.
+const openers = [
+  'Notes on', 'A field guide to', 'What I learned about', 'Getting started with', 'Why I care about',
+  'Five mistakes with', 'Revisiting', 'The case for', 'A year of', 'Questions about',
+] as const;
+/** Each topic brings the tags a writer would give it; a post takes a few of them, in the order drawn. */
+const topics: ReadonlyArray<{ topic: string; tags: readonly string[] }> = [
+  { topic: 'keyset pagination', tags: ['api-design', 'pagination', 'sql', 'performance'] },
+  { topic: 'idempotency keys', tags: ['api-design', 'http', 'reliability', 'payments'] },
+  { topic: 'HTTP caching', tags: ['http', 'caching', 'performance', 'cdn'] },
+  { topic: 'webhooks', tags: ['api-design', 'events', 'reliability', 'security'] },
+  { topic: 'rate limiting', tags: ['api-design', 'security', 'redis', 'performance'] },
+  { topic: 'PostgreSQL indexes', tags: ['postgres', 'sql', 'performance', 'databases'] },
+  { topic: 'sourdough baking', tags: ['kitchen', 'bread', 'weekend'] },
+  { topic: 'woodworking joints', tags: ['woodworking', 'furniture', 'hand-tools'] },
+  { topic: 'home coffee', tags: ['kitchen', 'coffee', 'mornings'] },
+  { topic: 'balcony gardens', tags: ['outdoor', 'plants', 'city-life'] },
+  { topic: 'film photography', tags: ['photography', 'analog', 'travel'] },
+  { topic: 'trail running', tags: ['outdoor', 'running', 'weekend'] },
+];
+const sentences = [
+  'It took me longer than I would like to admit to see why this matters.',
+  'The short version: measure first, then change one thing at a time.',
+  'Most of the trouble came from an assumption nobody had written down.',
+  'Here is what worked, what did not, and what I would do differently.',
+  'A small checklist helped more than any tool did.',
+  'The details matter less than doing it the same way every time.',
+  'If you only remember one thing from this post, make it the last section.',
+  'I asked around, and almost everyone had a story like this one.',
+  'It is cheaper to get this right at the start than to fix it later.',
+  'None of this is new, but it is easy to forget under a deadline.',
+] as const;
+const remarks = [
+  'Thanks, this was exactly what I needed.',
+  'Great write-up. Do you have numbers for the larger case?',
+  'I ran into the same thing last month.',
+  'Could you say more about the second point?',
+  'Bookmarked for the next time this comes up.',
+  'We tried this and went back; happy to share why.',
+  'Clear and practical, thank you.',
+  'The checklist alone was worth it.',
+] as const;
+
+const minuteMs = 60_000;
+const dayMs = 24 * 3_600_000;
+
+/** A post and the comments written on it: they load together, the comments after their post. */
+export interface SeededPost {
+  post: PostRecord;
+  comments: CommentRecord[];
+}
+
+/** `take` distinct items of `items`, in the order drawn. */
+function drawDistinct<T>(random: Random, items: readonly T[], take: number): T[] {
+  const left = [...items];
+  const drawn: T[] = [];
+  while (drawn.length < take && left.length > 0) drawn.push(...left.splice(random.between(0, left.length - 1), 1));
+  return drawn;
+}
+
+/**
+ * `count` posts for `seed` by the given authors, each with its comments. Four in five are published, some hours
+ * after they were written; drafts have no comments, and a published post has up to six, by authors from the same
+ * list, each written after the post went out.
+ */
+export function* generatePosts(seed: number, count: number, authorIds: readonly string[]): Generator<SeededPost> {
+  if (authorIds.length === 0) throw new Error('posts need at least one seeded user to write them');
+  const random = seededRandom(seed, 'posts');
+  const nextMoment = moments(random, count);
+  for (let n = 1; n <= count; n++) {
+    const ms = nextMoment();
+    const { topic, tags } = random.pick(topics);
+    const paragraphs = Array.from({ length: random.between(1, 4) }, () =>
+      drawDistinct(random, sentences, random.between(2, 4)).join(' '),
+    );
+    const publishedMs = random.chance(0.8) ? ms + random.between(0, 3 * dayMs) : null;
+    const stamp = new Date(ms).toISOString();
+    const post = buildPost(
+      {
+        authorId: random.pick(authorIds),
+        title: `${random.pick(openers)} ${topic}`,
+        body: paragraphs.join('\n\n'),
+        tags: drawDistinct(random, tags, random.between(0, 3)),
+        publishedAt: publishedMs === null ? null : new Date(publishedMs).toISOString(),
+      },
+      {
+        id: idFromParts('pst', ms, random.bytes(10)),
+        version: 1,
+        createdAt: stamp,
+        updatedAt: new Date(publishedMs ?? ms).toISOString(),
+      },
+    );
+    const comments: CommentRecord[] = [];
+    let commentMs = publishedMs ?? ms;
+    for (let i = publishedMs === null ? 0 : random.between(0, 6); i > 0; i--) {
+      commentMs += random.between(minuteMs, 2 * dayMs);
+      const written = new Date(commentMs).toISOString();
+      comments.push(
+        buildComment(
+          { postId: post.id, authorId: random.pick(authorIds), body: random.pick(remarks) },
+          { id: idFromParts('cmt', commentMs, random.bytes(10)), version: 1, createdAt: written, updatedAt: written },
+        ),
+      );
+    }
+    yield { post, comments };
   }
 }

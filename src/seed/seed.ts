@@ -1,5 +1,5 @@
-// Bulk loading of seeded users and products, fast enough for a million rows: multi-row INSERTs inside large
-// transactions, written through each module's own batch insert (modules own their tables).
+// Bulk loading of seeded users, products, posts and comments, fast enough for a million rows: multi-row INSERTs
+// inside large transactions, written through each module's own batch insert (modules own their tables).
 //
 // Seeding writes no outbox events: it is bulk loading of a data set, not domain activity that anyone subscribed to
 // should hear about; a million `product.created` events would only flood the relay and every webhook.
@@ -7,19 +7,22 @@ import { sql } from 'kysely';
 import { systemClock } from '../kernel/clock.ts';
 import type { PageRequest } from '../kernel/pagination.ts';
 import { insertProducts, type ProductRecord, productsService } from '../modules/catalog/index.ts';
+import { insertComments, insertPosts } from '../modules/content/index.ts';
 import { insertUsers, type UserRecord, usersService } from '../modules/users/index.ts';
 import type { AnyDb, Storage } from '../storage/database.ts';
 import { isUniqueViolation } from '../storage/errors.ts';
-import { generateProducts, generateUsers } from './records.ts';
+import { generatePosts, generateProducts, generateUsers, type SeededPost } from './records.ts';
 
 export interface SeedPlan {
   seed: number;
   users: number;
   products: number;
+  /** Posts, written by the plan's users, each with its comments. */
+  posts: number;
 }
 
 export interface SeedProgress {
-  kind: 'users' | 'products';
+  kind: 'users' | 'products' | 'posts';
   written: number;
   total: number;
 }
@@ -36,7 +39,7 @@ const rowsPerTransaction = 25_000;
 const bulkCacheKib = 256 * 1024;
 
 /** The small data set the first start of a fresh database gets. */
-export const demoPlan: SeedPlan = { seed: 1, users: 8, products: 40 };
+export const demoPlan: SeedPlan = { seed: 1, users: 8, products: 40, posts: 12 };
 
 export class SeedConflictError extends Error {
   constructor(seed: number) {
@@ -51,6 +54,30 @@ async function insertInBatches<T>(db: AnyDb, rows: T[], insert: (db: AnyDb, batc
   for (let start = 0; start < rows.length; start += rowsPerInsert) {
     await insert(db, rows.slice(start, start + rowsPerInsert));
   }
+}
+
+/** Writers and commenters come from the first seeded users: a few people write, many only read. */
+const maxWriters = 500;
+
+function writersOf(plan: SeedPlan): string[] {
+  const writers: string[] = [];
+  for (const user of generateUsers(plan.seed, plan.users)) {
+    if (writers.length === maxWriters) break;
+    writers.push(user.id);
+  }
+  return writers;
+}
+
+/** A batch of posts, then their comments (which reference them). */
+async function insertSeededPosts(db: AnyDb, batch: SeededPost[]): Promise<void> {
+  await insertPosts(
+    db,
+    batch.map((seeded) => seeded.post),
+  );
+  await insertComments(
+    db,
+    batch.flatMap((seeded) => seeded.comments),
+  );
 }
 
 async function load<T>(
@@ -113,6 +140,16 @@ export async function seedDatabase(
       insertProducts,
       onProgress,
     );
+    if (plan.posts > 0) {
+      await load<SeededPost>(
+        storage,
+        'posts',
+        generatePosts(plan.seed, plan.posts, writersOf(plan)),
+        plan.posts,
+        insertSeededPosts,
+        onProgress,
+      );
+    }
   } catch (error) {
     // Seeded ids and emails derive from the seed, so a clash means this seed already ran here.
     if (isUniqueViolation(error)) throw new SeedConflictError(plan.seed);
@@ -148,6 +185,7 @@ export async function seedDemo(storage: Storage): Promise<boolean> {
     await storage.db.transaction().execute(async (trx) => {
       await insertInBatches(trx, [...generateUsers(demoPlan.seed, demoPlan.users)], insertUsers);
       await insertInBatches(trx, [...generateProducts(demoPlan.seed, demoPlan.products)], insertProducts);
+      await insertSeededPosts(trx, [...generatePosts(demoPlan.seed, demoPlan.posts, writersOf(demoPlan))]);
     });
     return true;
   } catch (error) {

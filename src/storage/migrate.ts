@@ -5,11 +5,13 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import type { Storage } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
 import * as ordersContentIdempotency from './migrations/0002-orders-content-idempotency.ts';
+import * as contentIndexes from './migrations/0003-content-indexes.ts';
 
 /** Listed here rather than read from a folder, so the set is the same in every process and bundle. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-orders-content-idempotency': ordersContentIdempotency,
+  '0003-content-indexes': contentIndexes,
 };
 
 /** Every migration, in the order they apply. */

@@ -104,6 +104,89 @@ export async function updateProduct(db: AnyDb, product: ProductRecord, expectedV
   return result.numUpdatedRows > 0n;
 }
 
+/** One line of an order, as the stock sees it. */
+export interface StockLine {
+  productId: string;
+  quantity: number;
+}
+
+/** What an order captures of a product at the moment its stock was taken. */
+export interface ReservedProduct {
+  id: string;
+  name: string;
+  price: ProductRecord['price'];
+}
+
+/**
+ * Takes each line's quantity from its product's stock, only while the product is active and has enough: the check
+ * and the decrement are one UPDATE, so concurrent orders can never drive stock below zero. Lines run in product id
+ * order, so two transactions lock shared products in the same order and cannot deadlock on PostgreSQL. The answer
+ * is index-aligned with `lines`: the product as it was charged, or null for a line that could not be served.
+ */
+export async function takeStock(
+  db: AnyDb,
+  lines: readonly StockLine[],
+  updatedAt: string,
+): Promise<(ReservedProduct | null)[]> {
+  const taken: (ReservedProduct | null)[] = lines.map(() => null);
+  const order = lines
+    .map((_, i) => i)
+    .sort((a, b) => (lines[a]?.productId ?? '').localeCompare(lines[b]?.productId ?? ''));
+  for (const index of order) {
+    const line = lines[index];
+    if (!line) continue;
+    const row = await tables(db)
+      .updateTable('products')
+      .set((eb) => ({
+        stock: eb('stock', '-', line.quantity),
+        version: eb('version', '+', 1),
+        updated_at: updatedAt,
+      }))
+      .where('id', '=', line.productId)
+      .where('status', '=', 'active')
+      .where('stock', '>=', line.quantity)
+      .returning(['id', 'name', 'price_amount', 'price_currency'])
+      .executeTakeFirst();
+    if (row) {
+      taken[index] = {
+        id: row.id,
+        name: row.name,
+        price: { amount: Number(row.price_amount), currency: row.price_currency },
+      };
+    }
+  }
+  return taken;
+}
+
+/**
+ * Gives each line's quantity back to its product (a cancelled or returned order), whatever the product's status;
+ * a product deleted since has nothing to take it back. Stock stays within the documented maximum.
+ */
+export async function giveBackStock(
+  db: AnyDb,
+  lines: readonly StockLine[],
+  updatedAt: string,
+  maxStock: number,
+): Promise<void> {
+  const sorted = [...lines].sort((a, b) => a.productId.localeCompare(b.productId));
+  for (const line of sorted) {
+    await tables(db)
+      .updateTable('products')
+      .set((eb) => ({
+        stock: eb
+          .case()
+          .when(eb('stock', '+', line.quantity), '>', maxStock)
+          .then(maxStock)
+          .else(eb('stock', '+', line.quantity))
+          .end(),
+        version: eb('version', '+', 1),
+        updated_at: updatedAt,
+      }))
+      .where('id', '=', line.productId)
+      .execute();
+  }
+}
+
 export async function deleteProduct(db: AnyDb, id: string, expectedVersion: number): Promise<boolean> {
   const result = await tables(db)
     .deleteFrom('products')

@@ -14,7 +14,9 @@ const category = Type.String({
   pattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
   examples: ['furniture'],
 });
-const stock = Type.Integer({ minimum: 0, maximum: 1_000_000_000, format: 'int64' });
+/** The most a product can hold in stock; stock given back by a cancelled order stops here too. */
+export const maxStock = 1_000_000_000;
+const stock = Type.Integer({ minimum: 0, maximum: maxStock, format: 'int64' });
 
 export const Product = Type.Object(
   {

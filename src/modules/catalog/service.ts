@@ -2,13 +2,24 @@
 import type { Clock } from '../../kernel/clock.ts';
 import type { CrudService } from '../../kernel/crud.ts';
 import { invalid } from '../../kernel/errors.ts';
-import type { Storage } from '../../storage/database.ts';
+import type { AnyDb, Storage } from '../../storage/database.ts';
 import { crudService } from '../crud-service.ts';
 import { productCreated, productDeleted, productUpdated } from './events.ts';
+import type { ReservedProduct, StockLine } from './repository.ts';
 import * as repository from './repository.ts';
-import type { ProductCreate, ProductFilters, ProductPatch, ProductRecord } from './schema.ts';
+import { maxStock, type ProductCreate, type ProductFilters, type ProductPatch, type ProductRecord } from './schema.ts';
 
-export type ProductsService = CrudService<ProductRecord, ProductCreate, ProductPatch, ProductFilters>;
+/**
+ * Stock moves that another module's transaction makes (an order takes stock, a cancellation gives it back), so the
+ * order and the stock change commit or roll back together. Each bumps the product's version, so its ETag changes.
+ */
+export interface StockKeeper {
+  /** Index-aligned with `lines`: the product as charged, or null where it is unknown, not active or short. */
+  takeStock(trx: AnyDb, lines: readonly StockLine[]): Promise<(ReservedProduct | null)[]>;
+  giveBackStock(trx: AnyDb, lines: readonly StockLine[]): Promise<void>;
+}
+
+export type ProductsService = CrudService<ProductRecord, ProductCreate, ProductPatch, ProductFilters> & StockKeeper;
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 
@@ -33,7 +44,7 @@ export function buildProduct(
 }
 
 export function productsService(storage: Storage, clock: Clock): ProductsService {
-  return crudService<ProductRecord, ProductCreate, ProductPatch, ProductFilters>(
+  const crud = crudService<ProductRecord, ProductCreate, ProductPatch, ProductFilters>(
     storage,
     {
       list: repository.listProducts,
@@ -62,4 +73,9 @@ export function productsService(storage: Storage, clock: Clock): ProductsService
     },
     clock,
   );
+  return {
+    ...crud,
+    takeStock: (trx, lines) => repository.takeStock(trx, lines, clock().toISOString()),
+    giveBackStock: (trx, lines) => repository.giveBackStock(trx, lines, clock().toISOString(), maxStock),
+  };
 }

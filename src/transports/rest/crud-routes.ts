@@ -35,6 +35,11 @@ export interface Resource<R extends Versioned> {
   path: string;
   scopes: { read: string; write: string };
   cacheControl: string;
+  /**
+   * Cache-Control when it depends on what is sent: the record (a draft post must stay out of shared caches), a
+   * list's filters, or what `expand` embeds (private data inside a public resource). `cacheControl` otherwise.
+   */
+  cachePolicy?(sent: { record?: R; filters?: Record<string, unknown>; expand: string | undefined }): string;
   /** Registered with addSchema under its $id; its properties are the fields `?fields=` may name. */
   representation: TObject;
   represent(record: R): Record<string, unknown>;
@@ -180,7 +185,7 @@ export function listRoute<R extends Versioned, Filters>(
       const page = pageRequest(query as Parameters<typeof pageRequest>[0], sort, listing, context.codec);
       const result = await options.list(filters as Filters, page);
       const items = await present(resource, result.items, query);
-      reply.header('cache-control', resource.cacheControl);
+      reply.header('cache-control', resource.cachePolicy?.({ filters, expand: query.expand }) ?? resource.cacheControl);
       return collectionBody(
         request,
         reply,
@@ -220,16 +225,17 @@ export function getRoute<R extends Versioned>(
       const query = request.query as { fields?: string; expand?: string };
       const record = await get(id);
       const [body] = await present(resource, [record], query);
+      const cacheControl = resource.cachePolicy?.({ record, expand: query.expand }) ?? resource.cacheControl;
       // An expanded representation also changes when what it embeds changes: its tag is then taken over the bytes
       // (conditional-get.ts) instead of from this record's version alone.
       if (query.expand === undefined) {
         const caching = {
           etag: entityTag(record.id, record.version, query.fields ?? ''),
-          cacheControl: resource.cacheControl,
+          cacheControl,
         };
         if (notModified(request, reply, caching)) return reply;
       } else {
-        reply.header('cache-control', resource.cacheControl);
+        reply.header('cache-control', cacheControl);
       }
       return body;
     },

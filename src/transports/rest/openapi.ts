@@ -4,6 +4,7 @@
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { envelopeOf } from '../../edge/error-envelope.ts';
+import { idempotencyKeyMaxLength } from '../../edge/idempotency.ts';
 import { securitySchemes } from '../../edge/scopes.ts';
 import { ApiError, type ErrorCode, errorStatus } from '../../kernel/errors.ts';
 import { errorSchemaId } from './error-responses.ts';
@@ -33,6 +34,12 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
   ],
   413: ['PAYLOAD_TOO_LARGE', 'The body is larger than the 1 MiB this API accepts.', []],
   415: ['UNSUPPORTED_MEDIA_TYPE', 'This endpoint takes application/json bodies, not text/plain.', []],
+  422: [
+    'IDEMPOTENCY_KEY_MISMATCH',
+    'This Idempotency-Key was already used for a request with another method, path or body. Send a new key for a ' +
+      'new request, or repeat the first request exactly to get its response again.',
+    [{ field: 'Idempotency-Key', code: 'MISMATCH', message: 'The key names another request.' }],
+  ],
   429: ['RATE_LIMITED', 'Too many requests from this address; retry in 12 s.', []],
   500: [
     'INTERNAL_ERROR',
@@ -54,6 +61,7 @@ const descriptions: Record<number, string> = {
   412: 'If-Match did not match the current ETag.',
   413: 'The body is larger than 1 MiB.',
   415: 'The body is not of a media type this operation reads.',
+  422: 'The Idempotency-Key was already used, within 24 hours, for another method, path or body.',
   429: 'Too many requests from this address; Retry-After says when to try again.',
   500: 'Internal error; the body says only that, and the request id.',
 };
@@ -61,12 +69,21 @@ const descriptions: Record<number, string> = {
 /**
  * Statuses an operation can answer whatever its route declares: a URL that is not validly encoded (400), the
  * anonymous rate limit (429) and a server failure (500) on every one; a body that is too large or of the wrong
- * type (413, 415) on every method whose body Fastify reads, which is all but GET and HEAD.
+ * type (413, 415) on every method whose body Fastify reads, which is all but GET and HEAD; an Idempotency-Key still
+ * in use (409) or used for another request (422) on every POST (edge/idempotency.ts).
  */
 const crossCutting: { statuses: number[]; applies(method: string): boolean }[] = [
   { statuses: [400, 429, 500], applies: () => true },
   { statuses: [413, 415], applies: (method) => method !== 'get' },
+  { statuses: [409, 422], applies: (method) => method === 'post' },
 ];
+
+/** What a status means on a POST beyond its general description, because of the Idempotency-Key. */
+const postDescriptions: Record<number, string> = {
+  409:
+    'Conflict with the current state, or the first request with this Idempotency-Key is still being processed ' +
+    '(retry shortly to get its response).',
+};
 
 const wholeNumber = (description: string) => ({
   description,
@@ -104,6 +121,12 @@ const headers = {
     schema: { type: 'string', maxLength: 256, pattern: '^[a-z-]+(=\\d+)?(, ?[a-z-]+(=\\d+)?)*$' },
   },
   Location: { description: 'URL of the created resource.', schema: { type: 'string', format: 'uri', maxLength: 2048 } },
+  'Idempotent-Replayed': {
+    description:
+      'Present on a replay: the answer stored for the first request with this Idempotency-Key, sent again ' +
+      'without running the operation; its X-Request-Id names that first request.',
+    schema: { type: 'string', enum: ['true'] },
+  },
   Link: {
     description: 'RFC 8288 links to the first, next, prev and last pages.',
     schema: { type: 'string', maxLength: 8192, pattern: '^<[^>]+>; rel="[a-z]+"(, <[^>]+>; rel="[a-z]+")*$' },
@@ -119,12 +142,12 @@ const rateLimitHeaders: HeaderName[] = [
 ];
 
 /**
- * Whether a header is always there. A CORS grant goes only to a listed origin. The rate-limit fields are set by
- * the first hook of every request (edge/rate-limit.ts), but a URL that cannot be decoded is refused with 400
- * before any hook runs, so a 400 may come without them.
+ * Whether a header is always there. A CORS grant goes only to a listed origin, and Idempotent-Replayed only to a
+ * replay. The rate-limit fields are set by the first hook of every request (edge/rate-limit.ts), but a URL that
+ * cannot be decoded is refused with 400 before any hook runs, so a 400 may come without them.
  */
 function isRequired(name: HeaderName, status: number): boolean {
-  if (name === 'Access-Control-Allow-Origin') return false;
+  if (name === 'Access-Control-Allow-Origin' || name === 'Idempotent-Replayed') return false;
   return !(status === 400 && rateLimitHeaders.includes(name));
 }
 
@@ -154,10 +177,20 @@ const headerRules: { names: HeaderName[]; applies(answer: Answer): boolean }[] =
     applies: ({ method, isItem, status }) => method === 'get' && !isItem && status === 200,
   },
   {
-    names: ['ETag', 'Cache-Control'],
+    names: ['ETag'],
+    applies: ({ method, isItem, status }) =>
+      method !== 'get' && isItem && status >= 200 && status < 300 && status !== 204,
+  },
+  {
+    names: ['Cache-Control'],
     applies: ({ method, status }) => method !== 'get' && status >= 200 && status < 300 && status !== 204,
   },
-  { names: ['Location'], applies: ({ status }) => status === 201 },
+  { names: ['Location'], applies: ({ isItem, status }) => isItem && status === 201 },
+  // A replay repeats what the operation answered; statuses decided before it runs, and 5xx, are never stored.
+  {
+    names: ['Idempotent-Replayed'],
+    applies: ({ method, status }) => method === 'post' && status < 500 && ![413, 415, 422, 429].includes(status),
+  },
 ];
 
 function headersFor(answer: Answer): Doc {
@@ -193,17 +226,20 @@ function errorContent(status: number, publicUrl: string): Doc {
   };
 }
 
-function finishResponses(operation: Doc, method: string, path: string, publicUrl: string): void {
+function finishResponses(operation: Doc, method: string, publicUrl: string): void {
   const responses: Doc = operation.responses ?? {};
   for (const rule of crossCutting) {
     if (!rule.applies(method)) continue;
     for (const status of rule.statuses) responses[status] ??= {};
   }
-  const isItem = path.endsWith('}');
   if (method === 'get' && responses['200']) responses['304'] = {};
   for (const [status, response] of Object.entries(responses)) {
     const code = Number(status);
-    response.description = descriptions[code] ?? response.description ?? 'Response';
+    // A page or a batch answers `data`, a list; an item or a sub-resource such as an order's tracking does not,
+    // whatever its path ends with.
+    const isItem = !response.content?.['application/json']?.schema?.properties?.data;
+    const general = descriptions[code] ?? response.description ?? 'Response';
+    response.description = (method === 'post' ? postDescriptions[code] : undefined) ?? general;
     if (code >= 400) response.content = errorContent(code, publicUrl);
     response.headers = { ...response.headers, ...headersFor({ status: code, method, isItem }) };
   }
@@ -211,7 +247,7 @@ function finishResponses(operation: Doc, method: string, path: string, publicUrl
   operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b)));
 }
 
-const conditionalHeaders: Record<string, Doc> = {
+const requestHeaders: Record<string, Doc> = {
   'If-None-Match': {
     name: 'If-None-Match',
     in: 'header',
@@ -226,6 +262,18 @@ const conditionalHeaders: Record<string, Doc> = {
     description: 'The ETag you read; the write answers 412 if the resource has changed since.',
     schema: { type: 'string', maxLength: 2048 },
   },
+  'Idempotency-Key': {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description:
+      'A key you choose (a UUID serves) to make this POST safe to retry. For 24 hours, the same key with the ' +
+      'same method, path and body replays the first answer (2xx or 4xx) with Idempotent-Replayed: true and ' +
+      'does nothing again; with another request it is a 422; while the first request runs it is a 409. A 5xx ' +
+      'frees the key, and so does a request refused before it ran (400, 413, 415, 429).',
+    schema: { type: 'string', minLength: 1, maxLength: idempotencyKeyMaxLength, pattern: '^[\\x20-\\x7e]+$' },
+    example: '5f1c2a7e-8d4b-4a63-9a8e-3b2f0c6d9e11',
+  },
 };
 
 /** Narrows the whole document to one API version's paths. */
@@ -233,12 +281,13 @@ export function versionDocument(document: Doc, version: string, publicUrl: strin
   const paths = Object.fromEntries(
     Object.entries(document.paths ?? {}).filter(([path]) => path.startsWith(`/${version}/`)),
   );
-  for (const [path, item] of Object.entries(paths) as [string, Doc][]) {
+  for (const item of Object.values(paths) as Doc[]) {
     for (const [method, operation] of Object.entries(item) as [string, Doc][]) {
-      finishResponses(operation, method, path, publicUrl);
+      finishResponses(operation, method, publicUrl);
       const parameters: Doc[] = operation.parameters ?? [];
-      if (method === 'get') parameters.push(conditionalHeaders['If-None-Match'] as Doc);
-      if (['put', 'patch', 'delete'].includes(method)) parameters.push(conditionalHeaders['If-Match'] as Doc);
+      if (method === 'get') parameters.push(requestHeaders['If-None-Match'] as Doc);
+      if (['put', 'patch', 'delete'].includes(method)) parameters.push(requestHeaders['If-Match'] as Doc);
+      if (method === 'post') parameters.push(requestHeaders['Idempotency-Key'] as Doc);
       if (parameters.length > 0) operation.parameters = parameters;
     }
   }
@@ -271,6 +320,9 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
       tags: [
         { name: 'Users', description: 'People who buy and write.' },
         { name: 'Products', description: 'The catalog.' },
+        { name: 'Orders', description: 'Purchases, from pending through paid and shipped to delivered.' },
+        { name: 'Posts', description: 'Articles by users, drafts until published, tagged for finding.' },
+        { name: 'Comments', description: 'What readers say about a post.' },
       ],
     },
     // A route that reads more than JSON (PATCH also takes application/merge-patch+json) documents each media type.

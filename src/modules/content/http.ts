@@ -1,0 +1,237 @@
+// REST routes for posts and comments under /v1: posts take the whole shared method contract; comments are
+// created under their post (`/v1/posts/{id}/comments`) and read, replaced, patched and deleted flat
+// (`/v1/comments/{id}`).
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { mergePatchType } from '../../edge/content-types.ts';
+import { IdParam } from '../../kernel/schemas.ts';
+import {
+  createRoute,
+  crudRoutes,
+  getRoute,
+  listRoute,
+  preconditionFrom,
+  type Resource,
+  type RestContext,
+  writeHeaders,
+} from '../../transports/rest/crud-routes.ts';
+import { errorResponses } from '../../transports/rest/error-responses.ts';
+import type { Expansion } from '../../transports/rest/expansion.ts';
+import { representUser, usersPath } from '../users/index.ts';
+import {
+  Comment,
+  CommentCreate,
+  CommentPatch,
+  type CommentRecord,
+  commentFilters,
+  commentSortFields,
+  Post,
+  PostCreate,
+  PostPatch,
+  type PostRecord,
+  postCommentFilters,
+  postFilters,
+  postSortFields,
+} from './schema.ts';
+import type { Authors, ContentService } from './service.ts';
+
+export const postsPath = '/v1/posts';
+export const commentsPath = '/v1/comments';
+
+/** Published posts are public: shared caches may keep them briefly, then revalidate with the ETag. */
+const shared = 'public, max-age=60, stale-while-revalidate=30';
+/** Drafts, and anything that embeds a user (personal data): only the client may keep it, revalidating first. */
+const personal = 'private, no-cache';
+
+const expands = (expand: string | undefined, path: string) => expand?.split(',').includes(path) ?? false;
+
+export function representPost(post: PostRecord, publicUrl: string) {
+  const { version, ...fields } = post;
+  const self = `${publicUrl}${postsPath}/${post.id}`;
+  return {
+    ...fields,
+    _links: {
+      self: { href: self },
+      collection: { href: `${publicUrl}${postsPath}` },
+      author: { href: `${publicUrl}${usersPath}/${post.authorId}` },
+      comments: { href: `${self}/comments` },
+    },
+  };
+}
+
+export function representComment(comment: CommentRecord, publicUrl: string) {
+  const { version, ...fields } = comment;
+  return {
+    ...fields,
+    _links: {
+      self: { href: `${publicUrl}${commentsPath}/${comment.id}` },
+      post: { href: `${publicUrl}${postsPath}/${comment.postId}` },
+      author: { href: `${publicUrl}${usersPath}/${comment.authorId}` },
+    },
+  };
+}
+
+/** `expand=author`: one users-service call per page, whatever its size. */
+const authorExpansion = (users: Authors, publicUrl: string): Expansion => ({
+  path: 'author',
+  load: async (ids) => new Map((await users.getMany(ids)).map((user) => [user.id, representUser(user, publicUrl)])),
+});
+
+export function contentRoutes(
+  app: FastifyInstance,
+  content: ContentService,
+  users: Authors,
+  context: RestContext,
+): void {
+  const { publicUrl } = context;
+  const author = authorExpansion(users, publicUrl);
+
+  crudRoutes(
+    app,
+    {
+      kind: 'post',
+      plural: 'posts',
+      path: postsPath,
+      scopes: { read: 'posts:read', write: 'posts:write' },
+      cacheControl: personal,
+      // A draft, or a page that may hold one, must not land in a shared cache; a published post may.
+      cachePolicy: ({ record, filters, expand }) => {
+        if (expands(expand, 'author')) return personal;
+        if (record) return record.publishedAt === null ? personal : shared;
+        return filters?.published === 'true' ? shared : personal;
+      },
+      representation: Post,
+      create: PostCreate,
+      patch: PostPatch,
+      filters: postFilters,
+      sortFields: postSortFields,
+      service: content.posts,
+      represent: (post) => representPost(post, publicUrl),
+      expansions: [author],
+    },
+    context,
+  );
+
+  const comments: Resource<CommentRecord> = {
+    kind: 'comment',
+    plural: 'comments',
+    path: commentsPath,
+    scopes: { read: 'comments:read', write: 'comments:write' },
+    // A comment is as visible as its post, which it does not carry: never in a shared cache, revalidated with its
+    // ETag before reuse.
+    cacheControl: personal,
+    representation: Comment,
+    represent: (comment) => representComment(comment, publicUrl),
+    expansions: [
+      author,
+      {
+        path: 'post',
+        load: async (ids) =>
+          new Map((await content.posts.getMany(ids)).map((post) => [post.id, representPost(post, publicUrl)])),
+      },
+    ],
+  };
+  const service = content.comments;
+  const nestedPath = `${postsPath}/:id/comments`;
+
+  listRoute(
+    app,
+    comments,
+    {
+      filters: postCommentFilters,
+      sortFields: commentSortFields,
+      list: service.list,
+      nested: {
+        path: nestedPath,
+        filtersFrom: async ({ id }) => ({ postId: (await content.posts.get(id)).id }),
+        operationId: 'listPostComments',
+        summary: 'List the comments on a post',
+      },
+    },
+    context,
+  );
+  createRoute(
+    app,
+    comments,
+    {
+      body: CommentCreate,
+      create: (body, params) => service.create(String(params.id), body as CommentCreate),
+      nested: { path: nestedPath, operationId: 'createPostComment', summary: 'Comment on a post' },
+      errors: [404],
+    },
+    context,
+  );
+  listRoute(app, comments, { filters: commentFilters, sortFields: commentSortFields, list: service.list }, context);
+  getRoute(app, comments, service.get);
+
+  const item = `${commentsPath}/:id`;
+  const tags = ['Comments'];
+  const ref = Type.Ref('Comment');
+  app.put(
+    item,
+    {
+      config: { scope: comments.scopes.write },
+      schema: {
+        operationId: 'replaceComment',
+        summary: 'Replace a comment',
+        description:
+          'Replaces the author and the body; the post stays. Send If-Match to avoid lost updates. The author must ' +
+          'be an existing user.',
+        tags,
+        params: IdParam,
+        body: CommentCreate,
+        response: { 200: ref, ...errorResponses(400, 404, 412, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const record = await service.replace(id, request.body as CommentCreate, preconditionFrom(request));
+      writeHeaders(reply, record);
+      return representComment(record, publicUrl);
+    },
+  );
+
+  app.patch(
+    item,
+    {
+      config: { scope: comments.scopes.write, bodyTypes: [mergePatchType, 'application/json'] },
+      schema: {
+        operationId: 'updateComment',
+        summary: 'Update a comment',
+        description:
+          'JSON Merge Patch (RFC 7396): fields present are set, absent fields stay. Send If-Match to avoid lost ' +
+          'updates.',
+        tags,
+        params: IdParam,
+        body: CommentPatch,
+        response: { 200: ref, ...errorResponses(400, 404, 412, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const record = await service.patch(id, request.body as CommentPatch, preconditionFrom(request));
+      writeHeaders(reply, record);
+      return representComment(record, publicUrl);
+    },
+  );
+
+  app.delete(
+    item,
+    {
+      config: { scope: comments.scopes.write },
+      schema: {
+        operationId: 'deleteComment',
+        summary: 'Delete a comment',
+        description: 'Deletes the comment. Deleting it again answers 404 and changes nothing.',
+        tags,
+        params: IdParam,
+        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 412) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      await service.remove(id, preconditionFrom(request));
+      return reply.code(204).send();
+    },
+  );
+}
