@@ -6,6 +6,7 @@ import { memoryKeyValue } from './adapters/kv/memory.ts';
 import type { KeyValue } from './adapters/kv/port.ts';
 import type { Config } from './config.ts';
 import { clientErrorHandler } from './edge/client-errors.ts';
+import { installAuthentication } from './edge/authentication.ts';
 import { installContentTypes } from './edge/content-types.ts';
 import { installCors } from './edge/cors.ts';
 import { sendError } from './edge/error-envelope.ts';
@@ -103,6 +104,7 @@ export async function buildApp({
   ] as const) {
     if (url) app.log.warn(`${variable} is set, but this build has no adapter for it yet: the embedded one is used.`);
   }
+  installAuthentication(app, []);
   requireDeclaredScopes(app, ['/v1/']);
   installConditionalGet(app);
   installIdempotency(app, storage, clock);
