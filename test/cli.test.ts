@@ -66,11 +66,14 @@ function runCli(args: string[], env: Record<string, string>, options: RunOptions
 const linesOf = (text: string) => text.split('\n').filter((line) => line.length > 0);
 
 /** Every row of a table, in id order, as plain objects. */
+/** How to put a table's rows in a stable order, where it has no `id`. */
+const orderOf: Record<string, string> = { outbox: 'position', order_items: '1, 2', post_tags: '1, 2' };
+
 function tableRows(path: string, table: string): Record<string, unknown>[] {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
     return db
-      .prepare(`select * from ${table} order by ${table === 'outbox' ? 'position' : 'id'}`)
+      .prepare(`select * from ${table} order by ${orderOf[table] ?? 'id'}`)
       .all()
       .map((row) => ({ ...row }));
   } finally {
@@ -102,7 +105,8 @@ describe('usage and configuration errors', () => {
       [['serve', '--verbose'], /unknown option '--verbose'/],
       [['serve', '--port', '70000'], /--port must be a whole number/],
       [['serve', '--tls', 'self-signed'], /TLS is not available in this build/],
-      [['seed', '--orders', '5'], /orders do not exist in this build yet/],
+      [['seed', '--orders', '5', '--users', '0'], /need users to write and place them/],
+      [['seed', '--orders', '5', '--products', '0'], /--orders needs products/],
       [['seed', '--products', '-3'], /./],
       [['users', 'create', '--email', 'ada@example.com', '--password', 'secret'], /passwords arrive with sign-in/],
       [['users', 'create', '--email', 'not-an-email'], /email/],
@@ -144,7 +148,7 @@ describe('migrate', () => {
 describe('seed', () => {
   test('the same --seed writes identical rows into two fresh databases, and another seed writes different ones', async () => {
     const [a, b, c] = await Promise.all([tempDatabase(), tempDatabase(), tempDatabase()]);
-    const args = ['seed', '--seed', '7', '--users', '30', '--products', '600', '--orders', '0', '--posts', '0'];
+    const args = ['seed', '--seed', '7', '--users', '30', '--products', '600', '--orders', '80', '--posts', '20'];
     const [runA, runB, runC] = await Promise.all([
       runCli(args, { DATABASE_URL: a.url }),
       // Through the bin on a Node that cannot strip types: the bin hands over to the pinned Node.
@@ -152,14 +156,19 @@ describe('seed', () => {
       runCli(['seed', '--seed', '8', '--users', '30', '--products', '600'], { DATABASE_URL: c.url }),
     ]);
     for (const run of [runA, runB, runC]) assert.equal(run.code, 0, run.stderr);
-    assert.match(runA.stdout, /Seeded 30 users, 600 products and 0 posts with seed 7/);
+    assert.match(runA.stdout, /Seeded 30 users, 600 products, 20 posts and 80 orders with seed 7/);
 
     const usersA = tableRows(a.path, 'users');
     const productsA = tableRows(a.path, 'products');
     assert.equal(usersA.length, 30);
     assert.equal(productsA.length, 600);
-    assert.deepEqual(tableRows(b.path, 'users'), usersA);
-    assert.deepEqual(tableRows(b.path, 'products'), productsA);
+    assert.equal(tableRows(a.path, 'orders').length, 80);
+    assert.equal(tableRows(a.path, 'posts').length, 20);
+    for (const table of ['users', 'products', 'orders', 'order_items', 'posts', 'post_tags', 'comments']) {
+      assert.deepEqual(tableRows(b.path, table), tableRows(a.path, table), `${table} differ`);
+    }
+    const statuses = new Set(tableRows(a.path, 'orders').map((order) => order.status));
+    for (const status of ['pending', 'paid', 'shipped', 'delivered']) assert.ok(statuses.has(status), status);
     assert.deepEqual(tableRows(a.path, 'outbox'), [], 'seeding is bulk loading and emits no events');
 
     const productsC = tableRows(c.path, 'products');

@@ -1,4 +1,4 @@
-// `portico seed`: loads a deterministic data set of users and products, from a handful to millions of rows.
+// `portico seed`: loads a deterministic data set of users, products, posts and orders, up to millions of rows.
 import { randomInt } from 'node:crypto';
 import { loadConfig } from '../config.ts';
 import { SeedConflictError, seedDatabase } from '../seed/seed.ts';
@@ -8,12 +8,12 @@ import { type CommandContext, CommandError, integerOption, parseCommand, UsageEr
 
 export const seedUsage = `Usage: portico seed [--users N] [--products N] [--orders N] [--posts N] [--seed S]
 
-Writes made-up users and products (no events: this is bulk loading). The same --seed S always writes the
+Writes made-up users, products, posts with comments, and orders (no events: this is bulk loading). The same --seed S always writes the
 same rows, ids and timestamps included; without --seed a random one is chosen and printed.
 
   --users N      users to write (default 100)
   --products N   products to write (default 1000); a million takes well under two minutes on SQLite
-  --orders N     orders do not exist in this build yet: only 0 is accepted
+  --orders N     orders to write, placed by the first users for the first products, in every state (default 200)
   --posts N      posts to write, each with a few comments by the first users (default 100)
   --seed S       a whole number from 0 to 4294967295`;
 
@@ -33,9 +33,11 @@ export async function seedCommand(args: string[], { env, stdout, stderr }: Comma
   const users = integerOption('users', values.users ?? '100', 0, maxRows);
   const products = integerOption('products', values.products ?? '1000', 0, maxRows);
   const posts = integerOption('posts', values.posts ?? '100', 0, maxRows);
-  if (values.orders !== undefined && integerOption('orders', values.orders, 0, maxRows) > 0) {
-    throw new UsageError('--orders: orders do not exist in this build yet, so only --orders 0 is accepted');
+  const orders = integerOption('orders', values.orders ?? '200', 0, maxRows);
+  if ((posts > 0 || orders > 0) && users === 0) {
+    throw new UsageError('--posts and --orders need users to write and place them: give --users 1 or more');
   }
+  if (orders > 0 && products === 0) throw new UsageError('--orders needs products to order: give --products 1 or more');
   const seed = values.seed === undefined ? randomInt(maxSeed) : integerOption('seed', values.seed, 0, maxSeed);
 
   const config = loadConfig(env);
@@ -43,8 +45,8 @@ export async function seedCommand(args: string[], { env, stdout, stderr }: Comma
   const startedMs = performance.now();
   try {
     await migrateToLatest(storage);
-    stderr(`Seeding ${users} users, ${products} products and ${posts} posts with seed ${seed}…`);
-    await seedDatabase(storage, { seed, users, products, posts }, ({ kind, written, total }) => {
+    stderr(`Seeding ${users} users, ${products} products, ${posts} posts and ${orders} orders with seed ${seed}…`);
+    await seedDatabase(storage, { seed, users, products, posts, orders }, ({ kind, written, total }) => {
       stderr(`  ${kind}: ${written.toLocaleString('en')} of ${total.toLocaleString('en')}`);
     });
   } catch (error) {
@@ -55,6 +57,6 @@ export async function seedCommand(args: string[], { env, stdout, stderr }: Comma
   }
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   stdout(
-    `Seeded ${users} users, ${products} products and ${posts} posts with seed ${seed} in ${seconds} s (repeat with --seed ${seed}).`,
+    `Seeded ${users} users, ${products} products, ${posts} posts and ${orders} orders with seed ${seed} in ${seconds} s (repeat with --seed ${seed}).`,
   );
 }

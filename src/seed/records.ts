@@ -3,6 +3,14 @@
 import { idFromParts } from '../kernel/ids.ts';
 import { buildProduct, type ProductRecord } from '../modules/catalog/index.ts';
 import { buildComment, buildPost, type CommentRecord, type PostRecord } from '../modules/content/index.ts';
+import {
+  applyAction,
+  buildOrder,
+  defaultCarrier,
+  type OrderAction,
+  type OrderRecord,
+  priceLines,
+} from '../modules/orders/index.ts';
 import { buildUser, type UserRecord } from '../modules/users/index.ts';
 import { type Random, seededRandom } from './random.ts';
 
@@ -231,5 +239,105 @@ export function* generatePosts(seed: number, count: number, authorIds: readonly 
       );
     }
     yield { post, comments };
+  }
+}
+
+/** Orders come after every seeded user and product exists, over at most this long (so still in the past). */
+const ordersStartMs = baseTimeMs + 2 * spreadMs;
+const ordersSpreadMs = 300 * dayMs;
+
+/** Where seeded orders got to, drawn with these weights: most arrived, some are on their way, a few went wrong. */
+const orderPaths: ReadonlyArray<{ weight: number; actions: readonly OrderAction[] }> = [
+  { weight: 8, actions: [] },
+  { weight: 10, actions: ['pay'] },
+  { weight: 12, actions: ['pay', 'ship'] },
+  { weight: 50, actions: ['pay', 'ship', 'deliver'] },
+  { weight: 6, actions: ['cancel'] },
+  { weight: 4, actions: ['pay', 'cancel'] },
+  { weight: 4, actions: ['pay', 'ship', 'deliver', 'return'] },
+  { weight: 6, actions: ['pay', 'ship', 'deliver', 'return', 'refund'] },
+];
+const pathWeights = orderPaths.reduce((sum, path) => sum + path.weight, 0);
+
+/** How long after the step before each action happens, in milliseconds, as [least, most]. */
+const actionDelays: Record<OrderAction, [number, number]> = {
+  pay: [minuteMs, 2 * 60 * minuteMs],
+  cancel: [10 * minuteMs, 2 * dayMs],
+  ship: [12 * 60 * minuteMs, 3 * dayMs],
+  deliver: [dayMs, 5 * dayMs],
+  return: [3 * dayMs, 20 * dayMs],
+  refund: [dayMs, 5 * dayMs],
+};
+
+function drawPath(random: Random): readonly OrderAction[] {
+  let left = random.between(1, pathWeights);
+  for (const path of orderPaths) {
+    left -= path.weight;
+    if (left <= 0) return path.actions;
+  }
+  return [];
+}
+
+/**
+ * `count` orders for `seed` by the given customers, of active products from `catalog`. An order keeps to one
+ * currency, so its lines are drawn from products priced like its first; each order is then walked through the
+ * orders module's own state machine, step timestamps and tracking included. Stock is left as seeded: it stands
+ * for what is on the shelf now, after these orders.
+ */
+export function* generateOrders(
+  seed: number,
+  count: number,
+  customerIds: readonly string[],
+  catalog: readonly ProductRecord[],
+): Generator<OrderRecord> {
+  const active = catalog.filter((product) => product.status === 'active');
+  if (customerIds.length === 0 || active.length === 0) {
+    throw new Error('orders need at least one seeded user and one active seeded product');
+  }
+  const byCurrency = Map.groupBy(active, (product) => product.price.currency);
+  const random = seededRandom(seed, 'orders');
+  const maxStepMs = Math.max(1, Math.floor(ordersSpreadMs / Math.max(count, 1)));
+  let ms = ordersStartMs;
+  for (let n = 1; n <= count; n++) {
+    ms += random.between(1, maxStepMs);
+    const first = random.pick(active);
+    const sameCurrency = byCurrency.get(first.price.currency) ?? [first];
+    const others = drawDistinct(
+      random,
+      sameCurrency.filter((product) => product.id !== first.id),
+      random.chance(0.6) ? 0 : random.between(1, 3),
+    );
+    const priced = priceLines(
+      [first, ...others].map((product) => ({
+        productId: product.id,
+        productName: product.name,
+        quantity: random.chance(0.7) ? 1 : random.between(2, 3),
+        unitPrice: product.price,
+      })),
+    );
+    if ('tooLarge' in priced) throw new Error('seeded prices and quantities stay far below the largest amount');
+    let order = buildOrder(
+      {
+        id: idFromParts('ord', ms, random.bytes(10)),
+        customerId: random.pick(customerIds),
+        createdAt: new Date(ms).toISOString(),
+      },
+      first.price.currency,
+      priced,
+    );
+    let at = ms;
+    for (const action of drawPath(random)) {
+      const [least, most] = actionDelays[action];
+      at += random.between(least, most);
+      const shipment =
+        action === 'ship'
+          ? {
+              carrier: defaultCarrier,
+              trackingNumber: `PT${Buffer.from(random.bytes(8)).toString('hex').toUpperCase()}`,
+            }
+          : undefined;
+      order = applyAction(order, action, new Date(at).toISOString(), shipment);
+    }
+    yield order;
   }
 }

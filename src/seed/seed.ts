@@ -8,10 +8,11 @@ import { systemClock } from '../kernel/clock.ts';
 import type { PageRequest } from '../kernel/pagination.ts';
 import { insertProducts, type ProductRecord, productsService } from '../modules/catalog/index.ts';
 import { insertComments, insertPosts } from '../modules/content/index.ts';
+import { insertOrders, type OrderRecord } from '../modules/orders/index.ts';
 import { insertUsers, type UserRecord, usersService } from '../modules/users/index.ts';
 import type { AnyDb, Storage } from '../storage/database.ts';
 import { isUniqueViolation } from '../storage/errors.ts';
-import { generatePosts, generateProducts, generateUsers, type SeededPost } from './records.ts';
+import { generateOrders, generatePosts, generateProducts, generateUsers, type SeededPost } from './records.ts';
 
 export interface SeedPlan {
   seed: number;
@@ -19,10 +20,12 @@ export interface SeedPlan {
   products: number;
   /** Posts, written by the plan's users, each with its comments. */
   posts: number;
+  /** Orders, placed by the plan's users for its products. */
+  orders: number;
 }
 
 export interface SeedProgress {
-  kind: 'users' | 'products' | 'posts';
+  kind: 'users' | 'products' | 'posts' | 'orders';
   written: number;
   total: number;
 }
@@ -39,7 +42,7 @@ const rowsPerTransaction = 25_000;
 const bulkCacheKib = 256 * 1024;
 
 /** The small data set the first start of a fresh database gets. */
-export const demoPlan: SeedPlan = { seed: 1, users: 8, products: 40, posts: 12 };
+export const demoPlan: SeedPlan = { seed: 1, users: 8, products: 40, posts: 12, orders: 20 };
 
 export class SeedConflictError extends Error {
   constructor(seed: number) {
@@ -56,17 +59,32 @@ async function insertInBatches<T>(db: AnyDb, rows: T[], insert: (db: AnyDb, batc
   }
 }
 
-/** Writers and commenters come from the first seeded users: a few people write, many only read. */
-const maxWriters = 500;
+/**
+ * Writers, commenters and customers come from the first seeded users, and orders from the first seeded products:
+ * a few people write and buy, many only read, and a million-row catalog need not be held in memory to draw from.
+ */
+const maxActors = 500;
+const maxOrderedProducts = 2_000;
 
-function writersOf(plan: SeedPlan): string[] {
-  const writers: string[] = [];
-  for (const user of generateUsers(plan.seed, plan.users)) {
-    if (writers.length === maxWriters) break;
-    writers.push(user.id);
+function firstOf<T>(rows: Iterable<T>, take: number): T[] {
+  const first: T[] = [];
+  for (const row of rows) {
+    if (first.length === take) break;
+    first.push(row);
   }
-  return writers;
+  return first;
 }
+
+const actorsOf = (plan: SeedPlan): string[] =>
+  firstOf(generateUsers(plan.seed, plan.users), maxActors).map((user) => user.id);
+
+const ordersOf = (plan: SeedPlan): Generator<OrderRecord> =>
+  generateOrders(
+    plan.seed,
+    plan.orders,
+    actorsOf(plan),
+    firstOf(generateProducts(plan.seed, plan.products), maxOrderedProducts),
+  );
 
 /** A batch of posts, then their comments (which reference them). */
 async function insertSeededPosts(db: AnyDb, batch: SeededPost[]): Promise<void> {
@@ -144,12 +162,14 @@ export async function seedDatabase(
       await load<SeededPost>(
         storage,
         'posts',
-        generatePosts(plan.seed, plan.posts, writersOf(plan)),
+        generatePosts(plan.seed, plan.posts, actorsOf(plan)),
         plan.posts,
         insertSeededPosts,
         onProgress,
       );
     }
+    if (plan.orders > 0)
+      await load<OrderRecord>(storage, 'orders', ordersOf(plan), plan.orders, insertOrders, onProgress);
   } catch (error) {
     // Seeded ids and emails derive from the seed, so a clash means this seed already ran here.
     if (isUniqueViolation(error)) throw new SeedConflictError(plan.seed);
@@ -185,7 +205,8 @@ export async function seedDemo(storage: Storage): Promise<boolean> {
     await storage.db.transaction().execute(async (trx) => {
       await insertInBatches(trx, [...generateUsers(demoPlan.seed, demoPlan.users)], insertUsers);
       await insertInBatches(trx, [...generateProducts(demoPlan.seed, demoPlan.products)], insertProducts);
-      await insertSeededPosts(trx, [...generatePosts(demoPlan.seed, demoPlan.posts, writersOf(demoPlan))]);
+      await insertSeededPosts(trx, [...generatePosts(demoPlan.seed, demoPlan.posts, actorsOf(demoPlan))]);
+      await insertInBatches(trx, [...ordersOf(demoPlan)], insertOrders);
     });
     return true;
   } catch (error) {
