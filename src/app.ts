@@ -1,14 +1,17 @@
 // The composition root: builds the whole application from a config object and an open storage (STYLE §7).
 import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TObject } from 'typebox';
 import { memoryKeyValue } from './adapters/kv/memory.ts';
 import type { KeyValue } from './adapters/kv/port.ts';
 import type { Config } from './config.ts';
-import { clientErrorHandler } from './edge/client-errors.ts';
 import { installAuthentication } from './edge/authentication.ts';
+import { installAuthorization } from './edge/authorization.ts';
+import { clientErrorHandler } from './edge/client-errors.ts';
 import { installContentTypes } from './edge/content-types.ts';
 import { installCors } from './edge/cors.ts';
+import { refuseCredentialsInQuery } from './edge/credentials-in-query.ts';
 import { sendError } from './edge/error-envelope.ts';
 import { installErrorHandler, toApiError } from './edge/error-handler.ts';
 import { installIdempotency } from './edge/idempotency.ts';
@@ -23,6 +26,17 @@ import { cursorCodec } from './kernel/pagination.ts';
 import { ErrorEnvelope, Problem } from './kernel/schemas.ts';
 import { Product, productsRoutes, productsService } from './modules/catalog/index.ts';
 import { Comment, contentRoutes, contentService, Post } from './modules/content/index.ts';
+import { accounts, loginService } from './modules/identity/accounts/index.ts';
+import { ApiKey, apiKeyAuthenticator, apiKeysRoutes, apiKeysService } from './modules/identity/api-keys/index.ts';
+import { sessionAuthentication, sessionRoutes, sessionStore } from './modules/identity/sessions/index.ts';
+import {
+  buildProvider,
+  OAuthClientRepresentation,
+  oauthAuthenticator,
+  oauthClientsRoutes,
+  oauthClientsService,
+  oauthRoutes,
+} from './modules/oauth/index.ts';
 import { Order, ordersRoutes, ordersService } from './modules/orders/index.ts';
 import { User, usersRoutes, usersService } from './modules/users/index.ts';
 import type { Storage } from './storage/database.ts';
@@ -104,14 +118,30 @@ export async function buildApp({
   ] as const) {
     if (url) app.log.warn(`${variable} is set, but this build has no adapter for it yet: the embedded one is used.`);
   }
-  installAuthentication(app, []);
+  await app.register(cookie);
+  const users = usersService(storage, clock);
+  const trusted = { publicUrl, corsOrigins: config.corsOrigins };
+  const sessions = sessionStore(kv, nowMs);
+  const sessionAuth = sessionAuthentication(sessions, users, trusted);
+  const apiKeys = apiKeysService(storage, clock, users);
+  const oauthProvider = await buildProvider({ storage, publicUrl, users, behindProxy: config.trustProxy.length > 0 });
+  refuseCredentialsInQuery(app);
+  const identity = accounts({ storage, keyValue: kv, clock, publicUrl, accessTokens: config.accessTokens });
+  // Bearer tokens and API keys come first: a request that sends one is not subject to the cookie's CSRF checks.
+  installAuthentication(app, [
+    identity.authenticator,
+    apiKeyAuthenticator(apiKeys),
+    oauthAuthenticator(oauthProvider, users),
+    sessionAuth.authenticator,
+  ]);
+  installAuthorization(app);
   requireDeclaredScopes(app, ['/v1/']);
   installConditionalGet(app);
   installIdempotency(app, storage, clock);
 
   app.addSchema({ ...ErrorEnvelope, $id: errorSchemaId });
   app.addSchema(Problem);
-  for (const representation of [User, Product, Order, Post, Comment]) {
+  for (const representation of [User, Product, Order, Post, Comment, ApiKey, OAuthClientRepresentation]) {
     app.addSchema(representation);
     app.addSchema(sparseOf(representation));
   }
@@ -119,9 +149,19 @@ export async function buildApp({
 
   const codec = cursorCodec(await sharedSecret(storage, 'cursor-secret'));
   const context = { publicUrl, codec };
-  const users = usersService(storage, clock);
   const products = productsService(storage, clock);
   usersRoutes(app, users, context);
+  apiKeysRoutes(app, apiKeys, context);
+  identity.routes(app);
+  sessionRoutes(app, {
+    store: sessions,
+    authentication: sessionAuth,
+    login: loginService({ storage, keyValue: kv }),
+    users,
+    trusted,
+  });
+  oauthRoutes(app, { provider: oauthProvider, login: loginService({ storage, keyValue: kv }), users, storage });
+  oauthClientsRoutes(app, oauthClientsService(storage, oauthProvider), context);
   productsRoutes(app, products, context);
   ordersRoutes(app, { service: ordersService(storage, clock, { users, products }), users, products }, context);
   contentRoutes(app, contentService(storage, clock, users), users, context);

@@ -21,6 +21,7 @@ test('with no environment the defaults are those of the CONTRACT', () => {
     rateLimitAnonymous: { limit: 60, windowMs: minute },
     webhookRetryScheduleMs: [minute, 5 * minute, 30 * minute, 2 * hour, 12 * hour, 24 * hour],
     webhookAllowPrivateTargets: false,
+    accessTokens: { algorithm: 'EdDSA', hs256Secret: null },
   });
 });
 
@@ -52,6 +53,7 @@ test('every variable is read when set to a good value', () => {
     RATE_LIMIT_ANONYMOUS: '100/10s',
     WEBHOOK_RETRY_SCHEDULE: '30s, 1h,2d',
     WEBHOOK_ALLOW_PRIVATE_TARGETS: '1',
+    JWT_ALGORITHM: 'ES256',
   });
   assert.deepEqual(config, {
     host: '0.0.0.0',
@@ -67,6 +69,7 @@ test('every variable is read when set to a good value', () => {
     rateLimitAnonymous: { limit: 100, windowMs: 10_000 },
     webhookRetryScheduleMs: [30_000, hour, 48 * hour],
     webhookAllowPrivateTargets: true,
+    accessTokens: { algorithm: 'ES256', hs256Secret: null },
   });
 });
 
@@ -161,6 +164,12 @@ const badValues: [string, Record<string, string>][] = [
   ['PUBLIC_URL', { PUBLIC_URL: 'https://api.example.com/?tenant=a' }],
   ['PUBLIC_URL', { PUBLIC_URL: 'https://api.example.com/#docs' }],
   ['PUBLIC_URL', { PUBLIC_URL: 'https://user:pass@api.example.com' }],
+  ['JWT_ALGORITHM', { JWT_ALGORITHM: 'none' }],
+  ['JWT_ALGORITHM', { JWT_ALGORITHM: 'eddsa' }],
+  ['JWT_HS256_SECRET', { JWT_ALGORITHM: 'HS256' }],
+  ['JWT_HS256_SECRET', { JWT_ALGORITHM: 'HS256', JWT_HS256_SECRET: 'c2hvcnQtc2VjcmV0' }],
+  ['JWT_HS256_SECRET', { JWT_ALGORITHM: 'HS256', JWT_HS256_SECRET: 'not base64url but long enough to pass ...' }],
+  ['JWT_HS256_SECRET', { JWT_HS256_SECRET: 'q0Zr8xk2n5Qm3Vb7Yc1Wd9Te6Ra4Sf0Gh2Jj5Kk8Ll1M' }],
 ];
 
 for (const [variable, env] of badValues) {
@@ -191,6 +200,17 @@ test('a rejected URL is not echoed, so a password in it never reaches the log', 
       (error: unknown) => error instanceof ConfigError && !error.message.includes('s3cret'),
     );
   }
+});
+
+test('HS256 takes a base64url secret of at least 32 bytes, and no error message shows the secret', () => {
+  const secret = 'q0Zr8xk2n5Qm3Vb7Yc1Wd9Te6Ra4Sf0Gh2Jj5Kk8Ll1M';
+  const config = loadConfig({ JWT_ALGORITHM: 'HS256', JWT_HS256_SECRET: secret });
+  assert.equal(config.accessTokens.algorithm, 'HS256');
+  assert.deepEqual(config.accessTokens.hs256Secret, new Uint8Array(Buffer.from(secret, 'base64url')));
+  assert.throws(
+    () => loadConfig({ JWT_ALGORITHM: 'HS256', JWT_HS256_SECRET: 'c2hvcnQtc2VjcmV0' }),
+    (error: unknown) => error instanceof ConfigError && !error.message.includes('c2hvcnQtc2VjcmV0'),
+  );
 });
 
 test('an IPv6 HOST gives a default PUBLIC_URL with the address in brackets', () => {

@@ -23,6 +23,16 @@ export interface Config {
   rateLimitAnonymous: RateLimitRule;
   webhookRetryScheduleMs: number[];
   webhookAllowPrivateTargets: boolean;
+  /** How access tokens are signed: an asymmetric key kept in the database, or HS256 with a configured secret. */
+  accessTokens: AccessTokenConfig;
+}
+
+export type AccessTokenAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
+
+export interface AccessTokenConfig {
+  algorithm: AccessTokenAlgorithm;
+  /** The HS256 secret's bytes, base64url-decoded from JWT_HS256_SECRET; null unless the algorithm is HS256. */
+  hs256Secret: Uint8Array | null;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +178,32 @@ function readFlag(env: Env, name: string): boolean {
   return raw === '1';
 }
 
+const accessTokenAlgorithms: readonly AccessTokenAlgorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256'];
+/** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output. */
+const minHs256SecretBytes = 32;
+
+function readAccessTokens(env: Env): AccessTokenConfig {
+  const algorithm = env.JWT_ALGORITHM ?? 'EdDSA';
+  if (!(accessTokenAlgorithms as readonly string[]).includes(algorithm)) {
+    throw new ConfigError('JWT_ALGORITHM', `must be one of ${accessTokenAlgorithms.join(', ')}, got '${algorithm}'`);
+  }
+  const raw = env.JWT_HS256_SECRET;
+  if (algorithm !== 'HS256') {
+    // A secret that is set but unused most likely means the algorithm was meant to be HS256.
+    if (raw !== undefined) throw new ConfigError('JWT_HS256_SECRET', 'is set, but JWT_ALGORITHM is not HS256');
+    return { algorithm: algorithm as AccessTokenAlgorithm, hs256Secret: null };
+  }
+  // The secret is never echoed in the message.
+  const secret = raw !== undefined && /^[A-Za-z0-9_-]+$/.test(raw) ? Buffer.from(raw, 'base64url') : null;
+  if (secret === null || secret.length < minHs256SecretBytes) {
+    throw new ConfigError(
+      'JWT_HS256_SECRET',
+      `HS256 needs at least ${minHs256SecretBytes} random bytes in base64url (openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')`,
+    );
+  }
+  return { algorithm: 'HS256', hs256Secret: new Uint8Array(secret) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const host = env.HOST ?? '127.0.0.1';
   const port = readPort(env);
@@ -191,5 +227,6 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitAnonymous: readRateLimit(env),
     webhookRetryScheduleMs: readSchedule(env),
     webhookAllowPrivateTargets: readFlag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS'),
+    accessTokens: readAccessTokens(env),
   };
 }

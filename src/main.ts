@@ -1,4 +1,4 @@
-// The `portico` command line: serve | migrate | seed | users. Exit codes: 0 done, 1 failed, 2 called wrongly.
+// The `portico` command line: serve | migrate | seed | users | keys. Exit codes: 0 done, 1 failed, 2 called wrongly.
 
 import { type CommandContext, CommandError, UsageError } from './cli/args.ts';
 import { ConfigError } from './config.ts';
@@ -9,7 +9,9 @@ Commands:
   serve [--host H] [--port N]                       serve the API (the first start seeds a demo set)
   migrate                                           bring the database schema up to date
   seed [--users N] [--products N] [--seed S]        load a deterministic data set
-  users create --email E [--name N] [--role R]      create a user and print it as JSON
+  users create --email E [--password P] [--role R]  create a user and print it as JSON
+  keys create --email E [--mode M] [--publishable]  create an API key and print its secret
+  oauth-clients create --name N [--redirect-uri U]  register an OAuth client and print its credentials
 
 Run 'portico <command> --help' for a command's options. Configuration comes from the environment
 (DATABASE_URL, HOST, PORT, LOG_LEVEL, …); see the README.`;
@@ -22,6 +24,8 @@ const commands: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./cli/migrate.ts')).migrateCommand,
   seed: async () => (await import('./cli/seed.ts')).seedCommand,
   users: async () => (await import('./cli/users.ts')).usersCommand,
+  keys: async () => (await import('./cli/keys.ts')).keysCommand,
+  'oauth-clients': async () => (await import('./cli/oauth-clients.ts')).oauthClientsCommand,
 };
 
 /** Runs one command line and answers its exit code; `serve` keeps the process alive after resolving. */

@@ -18,7 +18,7 @@ for (const kind of storageKinds()) {
       server = await startServer({ storage: kind });
     });
     after(() => server.close());
-    const api = () => client(server.url);
+    const api = () => client(server);
     const count = async (path: string) =>
       (await api()('GET', `${path}?page=1&perPage=1`)).body.pagination.total as number;
     const events = async (type: string) =>

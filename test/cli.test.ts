@@ -108,7 +108,7 @@ describe('usage and configuration errors', () => {
       [['seed', '--orders', '5', '--users', '0'], /need users to write and place them/],
       [['seed', '--orders', '5', '--products', '0'], /--orders needs products/],
       [['seed', '--products', '-3'], /./],
-      [['users', 'create', '--email', 'ada@example.com', '--password', 'secret'], /passwords arrive with sign-in/],
+      [['users', 'create', '--email', 'ada@example.com', '--password', 'short'], /--password: .*8 to 256 characters/],
       [['users', 'create', '--email', 'not-an-email'], /email/],
       [['users', 'create', '--email', 'ada@example.com', '--role', 'owner'], /role must be one of: admin, customer/],
     ];
@@ -282,13 +282,17 @@ const logMessage = (line: string): string | null => {
 };
 
 /** A POST whose body arrives in two halves: the server has it in hand, unfinished, until `finish()`. */
-function slowPost(url: string, body: unknown) {
+function slowPost(url: string, body: unknown, secretKey?: string) {
   const text = JSON.stringify(body);
   const half = Math.floor(text.length / 2);
   const req = httpRequest(url, {
     method: 'POST',
     agent: false,
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+    headers: {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...(secretKey ? { authorization: `Bearer ${secretKey}` } : {}),
+    },
   });
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on('error', reject);
@@ -333,7 +337,15 @@ describe('serve', () => {
       assert.match(docs.headers.get('content-type') ?? '', /text\/html/);
       const products = await api('GET', '/v1/products?limit=100');
       assert.ok(products.body.data.length > 0, 'the demo set has products');
-      const users = await api('GET', '/v1/users?limit=100');
+      const credentials = /Demo admin: email (\S+) {2}password (\S+)/.exec(output);
+      assert.ok(credentials, 'the first start prints the demo credentials');
+      const signedIn = await api('POST', '/v1/auth/tokens', {
+        body: { email: credentials[1], password: credentials[2] },
+      });
+      assert.equal(signedIn.status, 200, signedIn.text);
+      const users = await api('GET', '/v1/users?limit=100', {
+        headers: { authorization: `Bearer ${signedIn.body.accessToken}` },
+      });
       assert.ok(
         users.body.data.some((user: { role: string }) => user.role === 'admin'),
         'the demo set has an admin',
@@ -346,15 +358,19 @@ describe('serve', () => {
 
   test('SIGTERM stops new connections, lets every in-flight request finish, closes the database and exits 0', async () => {
     const before = tableRows(database.path, 'products').length;
+    const admin = tableRows(database.path, 'users').find((user) => user.role === 'admin');
+    const issued = await runCli(['keys', 'create', '--email', String(admin?.email)], { DATABASE_URL: database.url });
+    assert.equal(issued.code, 0, issued.stderr);
+    const secretKey = issued.stdout.trim().split('\n').at(-1) ?? '';
     const server = serve({ DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'info' });
     await server.waitFor((line) => line.includes('Portico is listening'), 'listening');
     const base = `http://127.0.0.1:${port}`;
     const posts = Array.from({ length: inFlight }, (_, i) =>
-      slowPost(`${base}/v1/products`, {
-        name: `In flight ${i}`,
-        category: 'test',
-        price: { amount: 100, currency: 'EUR' },
-      }),
+      slowPost(
+        `${base}/v1/products`,
+        { name: `In flight ${i}`, category: 'test', price: { amount: 100, currency: 'EUR' } },
+        secretKey,
+      ),
     );
     let incoming = 0;
     await server.waitFor((line) => logMessage(line) === 'incoming request' && ++incoming === inFlight, 'requests');
@@ -385,6 +401,7 @@ describe('serve', () => {
     await server.waitFor((line) => line.includes('Portico is listening'), 'listening');
     assert.ok(!server.lines.some((line) => line.includes('First start')), server.lines.join('\n'));
 
+    // Its body never completes, so it never gets as far as authentication.
     const stuck = slowPost(`http://127.0.0.1:${port}/v1/products`, { name: 'Never finished' });
     stuck.response.catch(() => {});
     await server.waitFor((line) => logMessage(line) === 'incoming request', 'the stuck request');

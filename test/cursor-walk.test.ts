@@ -88,7 +88,7 @@ for (const kind of storageKinds()) {
 
     before(async () => {
       server = await startServer({ storage: kind, clock: () => new Date(nowMs) });
-      api = client(server.url);
+      api = client(server);
       for (let i = 0; i < 40; i++) {
         nowMs = instants[i % instants.length] as number;
         await create(body(names[(i * 3) % names.length] as string, amounts[i % amounts.length] as number));

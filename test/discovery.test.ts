@@ -18,7 +18,7 @@ test('every error code has its entry in docs/errors.md, and every entry names a 
 });
 
 test("an error's documentationUrl opens the errors page at that code's entry", async () => {
-  const api = client(server.url);
+  const api = client(server);
   const error = expectEnvelope(await api('GET', '/v1/users/usr_missing'), 404, 'RESOURCE_NOT_FOUND');
   const url = new URL(error.documentationUrl);
   const page = await api('GET', url.pathname);
@@ -28,7 +28,7 @@ test("an error's documentationUrl opens the errors page at that code's entry", a
 });
 
 test('every link of the API root resolves, templated ones expanded with no parameters', async () => {
-  const api = client(server.url);
+  const api = client(server);
   const root = await api('GET', '/');
   assert.equal(root.status, 200);
   for (const [rel, link] of Object.entries(root.body._links as Record<string, { href: string; templated?: boolean }>)) {
@@ -40,14 +40,14 @@ test('every link of the API root resolves, templated ones expanded with no param
 });
 
 test('the root links every collection of v1 with a templated query', async () => {
-  const root = (await client(server.url)('GET', '/')).body;
+  const root = (await client(server)('GET', '/')).body;
   assert.equal(root._links.users.templated, true);
   assert.match(root._links.products.href, /\/v1\/products\{\?.*cursor.*\}$/);
   assert.match(root._links['openapi:v1'].href, /\/v1\/openapi\.json$/);
 });
 
 test('the interactive docs and the OpenAPI 3.1 document are served', async () => {
-  const api = client(server.url);
+  const api = client(server);
   const docs = await api('GET', '/docs/');
   assert.equal(docs.status, 200);
   assert.match(docs.text, /<html/i);
@@ -57,13 +57,14 @@ test('the interactive docs and the OpenAPI 3.1 document are served', async () =>
 });
 
 test('liveness answers 200', async () => {
-  const health = await client(server.url)('GET', '/healthz');
+  const health = await client(server)('GET', '/healthz');
   assert.deepEqual([health.status, health.body], [200, { status: 'ok' }]);
 });
 
 test('readiness answers 200 while the database answers, and 503 in the envelope once it does not', async () => {
   const other = await startServer();
   try {
+    // Probes send no credentials.
     const api = client(other.url);
     assert.equal((await api('GET', '/readyz')).status, 200);
     await other.storage.close();
@@ -75,7 +76,7 @@ test('readiness answers 200 while the database answers, and 503 in the envelope 
 });
 
 test('a collection page carries an ETag, and answers 304 to If-None-Match until a row changes', async () => {
-  const api = client(server.url);
+  const api = client(server);
   const first = await api('GET', '/v1/products?limit=5');
   const etag = first.headers.get('etag');
   assert.match(etag ?? '', /^"[A-Za-z0-9_-]+"$/);
@@ -91,7 +92,7 @@ test('a collection page carries an ETag, and answers 304 to If-None-Match until 
 });
 
 test('the root and the OpenAPI document answer 304 to their own ETag', async () => {
-  const api = client(server.url);
+  const api = client(server);
   for (const path of ['/', '/v1/openapi.json', '/docs/errors']) {
     const first = await api('GET', path);
     const etag = first.headers.get('etag') ?? '';

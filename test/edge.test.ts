@@ -13,7 +13,7 @@ describe('anonymous rate limit', () => {
     });
   });
   after(() => server.close());
-  const api = () => client(server.url);
+  const api = () => client(server);
 
   test('every response carries the X-RateLimit fields and the IETF RateLimit fields', async () => {
     const response = await api()('GET', '/', { headers: { 'x-forwarded-for': '203.0.113.1' } });
@@ -72,7 +72,7 @@ describe('X-Forwarded-For from an untrusted peer', () => {
   after(() => server.close());
 
   test('is ignored, so a client cannot dodge the limit by inventing addresses', async () => {
-    const api = client(server.url);
+    const api = client(server);
     const statuses = [];
     for (let i = 0; i < 3; i++)
       statuses.push((await api('GET', '/', { headers: { 'x-forwarded-for': `198.51.100.${i}` } })).status);
@@ -87,7 +87,7 @@ describe('CORS', () => {
     server = await startServer({ env: { CORS_ORIGINS: `${listed},https://admin.example.com` } });
   });
   after(() => server.close());
-  const api = () => client(server.url);
+  const api = () => client(server);
 
   test('a listed origin is granted exactly, with credentials, Vary: Origin and the exposed headers', async () => {
     const response = await api()('GET', '/v1/products', { headers: { origin: listed } });
@@ -185,6 +185,32 @@ describe('requests the HTTP parser refuses', () => {
   });
 
   test('an id of 255 characters is simply not found', async () => {
-    expectEnvelope(await client(server.url)('GET', `/v1/users/usr_${'x'.repeat(251)}`), 404, 'RESOURCE_NOT_FOUND');
+    expectEnvelope(await client(server)('GET', `/v1/users/usr_${'x'.repeat(251)}`), 404, 'RESOURCE_NOT_FOUND');
+  });
+
+  test('a body nested deeper than 32 levels is a 400 wherever it is sent, and a key sent with it stays free', async () => {
+    const api = client(server);
+    const nested = (levels: number): unknown => {
+      let value: unknown = 1;
+      for (let level = 0; level < levels; level++) value = { a: [value] };
+      return value;
+    };
+    // Written out rather than stringified: the client's own JSON.stringify would run out of stack first.
+    const deep = `${'{"a":['.repeat(50_000)}1${']}'.repeat(50_000)}`;
+    for (const path of ['/v1/users', `/v1/orders/ord_${'0'.repeat(26)}/pay`]) {
+      const refused = await api('POST', path, {
+        raw: deep,
+        headers: { 'content-type': 'application/json', 'idempotency-key': `deep-${path}` },
+      });
+      const error = expectEnvelope(refused, 400, 'MALFORMED_REQUEST');
+      assert.match(error.message, /deeper than 32 levels/);
+    }
+    // Sixteen levels of objects and arrays (32 in all) are read, and refused only for what they say.
+    expectEnvelope(await api('POST', '/v1/users', { body: nested(16) }), 400, 'VALIDATION_ERROR');
+    const created = await api('POST', '/v1/users', {
+      body: { email: `deep-${Date.now()}@example.com`, name: 'Deep' },
+      headers: { 'idempotency-key': 'deep-/v1/users' },
+    });
+    assert.equal(created.status, 201, created.text);
   });
 });

@@ -8,7 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
-import type { Clock } from '../src/kernel/clock.ts';
+import { type Clock, systemClock } from '../src/kernel/clock.ts';
+import { newId } from '../src/kernel/ids.ts';
+import { apiKeysService } from '../src/modules/identity/api-keys/index.ts';
+import { buildUser, insertUsers, usersService } from '../src/modules/users/index.ts';
 import { openStorage, type Storage } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrate.ts';
 
@@ -72,12 +75,37 @@ export async function testStorage(kind: StorageKind): Promise<{ storage: Storage
   };
 }
 
+/** Who a request is made as: the headers that carry its credential. */
+export interface Credential {
+  userId: string;
+  headers: Record<string, string>;
+}
+
 export interface TestServer {
   url: string;
   app: FastifyInstance;
   storage: Storage;
   config: Config;
+  /** An admin with a secret API key, made for the suite's own setup and checks. */
+  admin: Credential;
   close(): Promise<void>;
+}
+
+/**
+ * An admin user and a secret API key of theirs, written as `portico users create` and `portico keys create` would:
+ * the user by bulk insert (so no `user.created` event joins what a suite counts), the key through its service.
+ */
+export async function fixtureAdmin(storage: Storage, clock: Clock = systemClock): Promise<Credential> {
+  const now = clock();
+  const user = buildUser(
+    { email: `admin-${randomBytes(6).toString('hex')}@fixture.test`, name: 'Fixture Admin', role: 'admin' },
+    { id: newId('usr', now.getTime()), version: 1, createdAt: now.toISOString(), updatedAt: now.toISOString() },
+  );
+  await insertUsers(storage.db, [user]);
+  const { secret } = await apiKeysService(storage, clock, usersService(storage, clock)).createForOwner(user.id, {
+    name: 'test fixture',
+  });
+  return { userId: user.id, headers: { authorization: `Bearer ${secret}` } };
 }
 
 /** A port nothing listens on right now; a caller that loses the race retries with another. */
@@ -139,6 +167,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     }
     return {
       url: `http://127.0.0.1:${port}`,
+      admin: await fixtureAdmin(storage, options.clock),
       app,
       storage,
       config,
@@ -166,10 +195,21 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** A small client over the real socket: JSON in, JSON (or text) out. */
-export function client(baseUrl: string) {
+/** Whether the request names its own credential (or its lack: `authorization: ''` sends none). */
+const carriesCredential = (headers: Record<string, string>) =>
+  Object.keys(headers).some((name) => ['authorization', 'x-api-key', 'cookie'].includes(name.toLowerCase()));
+
+/**
+ * A small client over the real socket: JSON in, JSON (or text) out. Given a server, requests go as its admin
+ * unless they carry a credential of their own; given a URL, they go anonymous.
+ */
+export function client(target: string | TestServer) {
+  const baseUrl = typeof target === 'string' ? target : target.url;
+  const defaults = typeof target === 'string' ? {} : target.admin.headers;
   return async function request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
-    const headers: Record<string, string> = { ...options.headers };
+    const given = { ...options.headers };
+    const headers: Record<string, string> = carriesCredential(given) ? given : { ...defaults, ...given };
+    if (headers.authorization === '') delete headers.authorization;
     let body: string | Uint8Array | undefined;
     if (options.raw !== undefined) body = options.raw;
     else if (options.body !== undefined) {

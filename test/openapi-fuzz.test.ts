@@ -19,7 +19,7 @@ const listedOrigin = 'https://app.example.test';
 
 const server = await startServer({ env: { CORS_ORIGINS: listedOrigin } });
 after(() => server.close());
-const api = client(server.url);
+const api = client(server);
 const document: Json = (await api('GET', '/v1/openapi.json')).body;
 const componentSchemas: Json = document.components?.schemas ?? {};
 

@@ -143,7 +143,7 @@ function ordersSuite(kind: StorageKind): void {
     let make: ReturnType<typeof fixtures>;
     before(async () => {
       server = await startServer({ storage: kind });
-      api = client(server.url);
+      api = client(server);
       make = fixtures(api);
     });
     after(() => server.close());
@@ -818,7 +818,7 @@ function ordersSuite(kind: StorageKind): void {
     let api: Api;
     before(async () => {
       server = await startServer({ storage: kind, onQuery: (text) => statements.push(text) });
-      api = client(server.url);
+      api = client(server);
     });
     after(() => server.close());
 
@@ -834,21 +834,23 @@ function ordersSuite(kind: StorageKind): void {
           { productId: second.id, quantity: 2 },
         ]);
       }
-      const queriesFor = async (limit: number) => {
+      const queriesFor = async (limit: number, expand = 'customer,items.product') => {
         statements.length = 0;
-        const page = await api('GET', `/v1/orders?limit=${limit}&expand=customer,items.product`);
+        const page = await api('GET', `/v1/orders?limit=${limit}${expand ? `&expand=${expand}` : ''}`);
         assert.equal(page.status, 200, page.text);
         assert.equal(page.body.data.length, limit);
-        for (const order of page.body.data) {
+        for (const order of expand ? page.body.data : []) {
           assert.equal(order.customer.id, order.customerId);
           for (const item of order.items) assert.equal(item.product.id, item.productId);
         }
         return statements.length;
       };
+      // The page and its items, with the caller's authentication, cost the same whatever is expanded.
+      const plain = await queriesFor(10, '');
       const ten = await queriesFor(10);
       const hundred = await queriesFor(100);
       assert.equal(hundred, ten, 'the number of queries does not grow with the page');
-      assert.ok(hundred <= 5, `${hundred} queries: one for the page, one for its items, one per expanded path`);
+      assert.equal(hundred, plain + 2, 'one query per expanded path');
     });
   });
 }

@@ -82,7 +82,7 @@ export function restContract(kind: StorageKind): void {
 
     before(async () => {
       server = await startServer({ storage: kind, clock });
-      api = client(server.url);
+      api = client(server);
     });
     after(() => server?.close());
 

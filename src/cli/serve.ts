@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { demoAdmin, demoPlan, isDatabaseEmpty, seedDemo } from '../seed/seed.ts';
+import { demoAdmin, demoAdminPassword, demoPlan, isDatabaseEmpty, seedDemo } from '../seed/seed.ts';
 import { openStorage, type Storage } from '../storage/database.ts';
 import { migrateToLatest } from '../storage/migrate.ts';
 import { type CommandContext, CommandError, integerOption, parseCommand, UsageError } from './args.ts';
@@ -67,7 +67,7 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
     if ((await isDatabaseEmpty(storage)) && (await seedDemo(storage))) {
       stdout(
         `First start: seeded a demo set of ${demoPlan.users} users and ${demoPlan.products} products` +
-          ` (admin user ${demoAdmin().email}; sign-in arrives with the identity issue).`,
+          `.\n  Demo admin: email ${demoAdmin().email}  password ${demoAdminPassword}`,
       );
     }
     app = await buildApp({ config, storage });

@@ -1,4 +1,6 @@
-// Which bodies the API reads: JSON everywhere, JSON Merge Patch (RFC 7396) on PATCH; anything else is a 415.
+// Which bodies the API reads: JSON everywhere, JSON Merge Patch (RFC 7396) on PATCH; anything else is a 415. A
+// JSON body nested deeper than any of our schemas goes is a 400 before anything walks it recursively (validation,
+// the Idempotency-Key fingerprint), because a 1 MiB body can nest a hundred thousand levels.
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../kernel/errors.ts';
 
@@ -9,6 +11,21 @@ declare module 'fastify' {
     /** Media types this route's body may have; JSON only when unset. */
     bodyTypes?: string[];
   }
+}
+
+/** Far deeper than any representation (an order's items' prices are four levels). */
+export const maxBodyDepth = 32;
+
+/** Whether `value` nests deeper than `limit`; walked with an explicit stack, so depth cannot overflow ours. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 export function installContentTypes(app: FastifyInstance): void {
@@ -25,6 +42,9 @@ export function installContentTypes(app: FastifyInstance): void {
         'UNSUPPORTED_MEDIA_TYPE',
         `This endpoint takes ${accepted.join(' or ')} bodies, not ${mediaType}.`,
       );
+    }
+    if (nestsDeeperThan(request.body, maxBodyDepth)) {
+      throw new ApiError('MALFORMED_REQUEST', `The body nests objects and arrays deeper than ${maxBodyDepth} levels.`);
     }
   });
 }

@@ -25,6 +25,7 @@ const allowedHeaders = [
   'If-None-Match',
   'Idempotency-Key',
   'X-Request-Id',
+  'X-CSRF-Token',
 ];
 
 export async function installCors(app: FastifyInstance, origins: string[]): Promise<void> {

@@ -9,6 +9,7 @@
 //   7. A key whose first request completed replays its status, headers and body with `Idempotent-Replayed: true`.
 //   8. 2xx and 4xx answers are stored for 24 hours; a 5xx (or an answer that cannot be stored) frees the key so
 //      the client can retry; a 304 and a replay are never stored.
+//   9. A route whose config says `idempotency: false` (its answers carry credentials) ignores the header.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../kernel/clock.ts';
@@ -21,6 +22,16 @@ import {
   idempotencyStore,
   type StoredResponse,
 } from '../storage/idempotency.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * False for routes whose answers carry credentials (the token endpoint): storing the answer would keep a
+     * secret in the database, and replaying it would hand the same credentials to whoever repeats the key.
+     */
+    idempotency?: boolean;
+  }
+}
 
 export const idempotencyHeader = 'idempotency-key';
 export const replayedHeader = 'idempotent-replayed';
@@ -35,6 +46,16 @@ const storedHeaders = ['content-type', 'location', 'etag', 'link', 'cache-contro
 const printableAscii = /^[\x20-\x7e]+$/;
 const purgeEveryMs = 60 * 1000;
 const purgeBatch = 500;
+
+/**
+ * Keys are the caller's own: two callers choosing the same key never see each other's answers. A user's keys are
+ * shared by all their credentials (a retry may come with a refreshed token); a client's by the client.
+ */
+function ownerOf(request: FastifyRequest): string {
+  const principal = request.principal;
+  if (principal === null) return 'anonymous';
+  return principal.userId ?? `client:${principal.clientId ?? principal.credentialId}`;
+}
 
 function keyOf(request: FastifyRequest): string | null {
   const value = request.headers[idempotencyHeader];
@@ -92,12 +113,11 @@ export function installIdempotency(
 
   app.addHook('preHandler', async (request, reply) => {
     // Unknown paths and 405s (the not-found handler) run no handler, so there is nothing to make idempotent.
-    if (request.method !== 'POST' || request.is404) return;
+    if (request.method !== 'POST' || request.is404 || request.routeOptions.config.idempotency === false) return;
     const key = keyOf(request);
     if (key === null) return;
     const requestHash = fingerprint(request);
-    // One namespace of keys for every caller until identity lands (issue 5), which scopes keys by principal.
-    const outcome = await store.claim(key, requestHash, clock());
+    const outcome = await store.claim(`${ownerOf(request)} ${key}`, requestHash, clock());
     if (outcome.claimed) {
       claims.set(request, outcome.claimed);
       return;

@@ -25,6 +25,14 @@ export const securitySchemes = {
     name: 'X-API-Key',
     description: 'A secret API key (sk_test_… or sk_live_…). Never in a query string.',
   },
+  sessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'portico_session',
+    description:
+      'A browser session from POST /v1/auth/session. POST, PUT, PATCH and DELETE made with it must send the ' +
+      "session's CSRF token in X-CSRF-Token.",
+  },
 } as const;
 
 export function requireDeclaredScopes(app: FastifyInstance, prefixes: string[]): void {

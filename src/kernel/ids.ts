@@ -12,6 +12,9 @@ export const idPrefixes = {
   comment: 'cmt',
   event: 'evt',
   request: 'req',
+  session: 'ses',
+  apiKey: 'key',
+  oauthClient: 'cli',
 } as const;
 export type IdPrefix = (typeof idPrefixes)[keyof typeof idPrefixes];
 

@@ -8,6 +8,7 @@ import { systemClock } from '../kernel/clock.ts';
 import type { PageRequest } from '../kernel/pagination.ts';
 import { insertProducts, type ProductRecord, productsService } from '../modules/catalog/index.ts';
 import { insertComments, insertPosts } from '../modules/content/index.ts';
+import { setPassword } from '../modules/identity/accounts/index.ts';
 import { insertOrders, type OrderRecord } from '../modules/orders/index.ts';
 import { insertUsers, type UserRecord, usersService } from '../modules/users/index.ts';
 import type { AnyDb, Storage } from '../storage/database.ts';
@@ -202,8 +203,13 @@ export async function isDatabaseEmpty(storage: Storage): Promise<boolean> {
  */
 export async function seedDemo(storage: Storage): Promise<boolean> {
   try {
+    const admin = demoAdmin();
+    const users = [...generateUsers(demoPlan.seed, demoPlan.users)].map((user) =>
+      user.id === admin.id ? admin : user,
+    );
     await storage.db.transaction().execute(async (trx) => {
-      await insertInBatches(trx, [...generateUsers(demoPlan.seed, demoPlan.users)], insertUsers);
+      await insertInBatches(trx, users, insertUsers);
+      await setPassword(trx, admin.id, demoAdminPassword);
       await insertInBatches(trx, [...generateProducts(demoPlan.seed, demoPlan.products)], insertProducts);
       await insertSeededPosts(trx, [...generatePosts(demoPlan.seed, demoPlan.posts, actorsOf(demoPlan))]);
       await insertInBatches(trx, [...ordersOf(demoPlan)], insertOrders);
@@ -215,9 +221,15 @@ export async function seedDemo(storage: Storage): Promise<boolean> {
   }
 }
 
-/** The demo's first user, an admin, to name in the start-up banner. */
+/**
+ * The demo's password for its admin, printed at the first start: a well-known password is what a demo needs, and
+ * the demo set is for a local first look, never a deployment.
+ */
+export const demoAdminPassword = 'portico-demo-admin';
+
+/** The demo's first user, an admin who can sign in (always active, whatever the seeded status). */
 export function demoAdmin(): UserRecord {
   const admin = generateUsers(demoPlan.seed, demoPlan.users).next();
   if (admin.done) throw new Error('the demo set has no users');
-  return admin.value;
+  return { ...admin.value, status: 'active' };
 }

@@ -6,12 +6,18 @@ import type { Storage } from './database.ts';
 import * as initial from './migrations/0001-initial.ts';
 import * as ordersContentIdempotency from './migrations/0002-orders-content-idempotency.ts';
 import * as contentIndexes from './migrations/0003-content-indexes.ts';
+import * as credentials from './migrations/0004-credentials.ts';
+import * as apiKeys from './migrations/0005-api-keys.ts';
+import * as oauth from './migrations/0006-oauth.ts';
 
 /** Listed here rather than read from a folder, so the set is the same in every process and bundle. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-orders-content-idempotency': ordersContentIdempotency,
   '0003-content-indexes': contentIndexes,
+  '0004-credentials': credentials,
+  '0005-api-keys': apiKeys,
+  '0006-oauth': oauth,
 };
 
 /** Every migration, in the order they apply. */

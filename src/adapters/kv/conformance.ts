@@ -79,4 +79,46 @@ export function keyValueConformance(name: string, make: (nowMs: () => number) =>
       const decisions = await Promise.all(Array.from({ length: 50 }, () => kv.consumeRate('client', rule)));
       assert.equal(decisions.filter((d) => d.allowed).length, rule.limit);
     }));
+
+  test(`${name}: a value set is read back until its time to live runs out, then it is gone`, () =>
+    withStore(async (kv, advance) => {
+      await kv.set('session', 'one', 1_000);
+      assert.equal(await kv.get('session'), 'one');
+      advance(999);
+      assert.equal(await kv.get('session'), 'one');
+      advance(1);
+      assert.equal(await kv.get('session'), null);
+      assert.equal(await kv.get('never-set'), null);
+    }));
+
+  test(`${name}: setting a key again replaces its value and its expiry`, () =>
+    withStore(async (kv, advance) => {
+      await kv.set('session', 'one', 1_000);
+      advance(500);
+      await kv.set('session', 'two', 5_000);
+      advance(4_000);
+      assert.equal(await kv.get('session'), 'two');
+    }));
+
+  test(`${name}: a deleted key is gone at once, and deleting a missing key is no error`, () =>
+    withStore(async (kv) => {
+      await kv.set('session', 'one', 60_000);
+      await kv.delete('session');
+      assert.equal(await kv.get('session'), null);
+      await kv.delete('session');
+      assert.equal(await kv.getAndTouch('session', 60_000), null);
+    }));
+
+  test(`${name}: getAndTouch returns the value and slides its expiry; an expired key is not revived`, () =>
+    withStore(async (kv, advance) => {
+      await kv.set('session', 'one', 1_000);
+      advance(800);
+      assert.equal(await kv.getAndTouch('session', 1_000), 'one');
+      advance(800);
+      assert.equal(await kv.get('session'), 'one');
+      advance(200);
+      assert.equal(await kv.get('session'), null);
+      assert.equal(await kv.getAndTouch('session', 1_000), null);
+      assert.equal(await kv.get('session'), null);
+    }));
 }

@@ -1,4 +1,5 @@
-// The key-value port: counters for rate limiting now, sessions and caches later; memory (embedded) or Redis.
+// The key-value port: counters for rate limiting, and short-lived values such as sessions; memory (embedded) or
+// Redis. Each operation is one Redis command (noted on each), so it is atomic there without a transaction.
 
 export interface RateRule {
   limit: number;
@@ -18,5 +19,13 @@ export interface RateDecision {
 export interface KeyValue {
   /** Takes `cost` from the allowance under `key`, atomically; a refused request takes nothing. */
   consumeRate(key: string, rule: RateRule, cost?: number): Promise<RateDecision>;
+  /** The value under `key`, or null when there is none or it has expired. `GET` */
+  get(key: string): Promise<string | null>;
+  /** Stores `value` under `key` for `ttlMs` (> 0), replacing any value and expiry it had. `SET key value PX ttlMs` */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Removes `key`; removing a key that is not there is no error. `DEL` */
+  delete(key: string): Promise<void>;
+  /** The value under `key`, whose expiry is moved to `ttlMs` from now; null (and nothing kept) when absent. `GETEX key PX ttlMs` */
+  getAndTouch(key: string, ttlMs: number): Promise<string | null>;
   close(): Promise<void>;
 }

@@ -31,7 +31,8 @@ export function productsRoutes(app: FastifyInstance, service: ProductsService, c
       kind: 'product',
       plural: 'products',
       path: productsPath,
-      scopes: { read: 'products:read', write: 'products:write' },
+      // The catalog is public: anyone may read it, with or without credentials (a publishable key, say).
+      scopes: { read: 'public', write: 'products:write' },
       // The public catalog: shared caches may keep it briefly, then revalidate with the ETag.
       cacheControl: 'public, max-age=60, stale-while-revalidate=30',
       representation: Product,

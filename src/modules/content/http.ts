@@ -1,10 +1,11 @@
 // REST routes for posts and comments under /v1: posts take the whole shared method contract; comments are
 // created under their post (`/v1/posts/{id}/comments`) and read, replaced, patched and deleted flat
 // (`/v1/comments/{id}`).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { mergePatchType } from '../../edge/content-types.ts';
 import { IdParam } from '../../kernel/schemas.ts';
+import { guardRecord } from '../../transports/rest/access.ts';
 import {
   createRoute,
   crudRoutes,
@@ -17,7 +18,8 @@ import {
 } from '../../transports/rest/crud-routes.ts';
 import { errorResponses } from '../../transports/rest/error-responses.ts';
 import type { Expansion } from '../../transports/rest/expansion.ts';
-import { representUser, usersPath } from '../users/index.ts';
+import { isSelf, representUser, usersPath } from '../users/index.ts';
+import { canRead, commentsAccess, postsAccess } from './access.ts';
 import {
   Comment,
   CommentCreate,
@@ -75,6 +77,7 @@ export function representComment(comment: CommentRecord, publicUrl: string) {
 const authorExpansion = (users: Authors, publicUrl: string): Expansion => ({
   path: 'author',
   load: async (ids) => new Map((await users.getMany(ids)).map((user) => [user.id, representUser(user, publicUrl)])),
+  visibleTo: isSelf,
 });
 
 export function contentRoutes(
@@ -108,6 +111,7 @@ export function contentRoutes(
       service: content.posts,
       represent: (post) => representPost(post, publicUrl),
       expansions: [author],
+      access: postsAccess,
     },
     context,
   );
@@ -122,16 +126,24 @@ export function contentRoutes(
     cacheControl: personal,
     representation: Comment,
     represent: (comment) => representComment(comment, publicUrl),
+    access: commentsAccess,
     expansions: [
       author,
       {
         path: 'post',
         load: async (ids) =>
           new Map((await content.posts.getMany(ids)).map((post) => [post.id, representPost(post, publicUrl)])),
+        visibleTo: canRead,
       },
     ],
   };
   const service = content.comments;
+  /** Comments are reached through their post, which a customer must be able to read (404 otherwise). */
+  const readablePost = async (id: string, request: FastifyRequest) => {
+    const post = await content.posts.get(id);
+    guardRecord(postsAccess, request, 'post', post, false);
+    return post;
+  };
   const nestedPath = `${postsPath}/:id/comments`;
 
   listRoute(
@@ -143,7 +155,7 @@ export function contentRoutes(
       list: service.list,
       nested: {
         path: nestedPath,
-        filtersFrom: async ({ id }) => ({ postId: (await content.posts.get(id)).id }),
+        filtersFrom: async ({ id }, request) => ({ postId: (await readablePost(id, request)).id }),
         operationId: 'listPostComments',
         summary: 'List the comments on a post',
       },
@@ -155,7 +167,8 @@ export function contentRoutes(
     comments,
     {
       body: CommentCreate,
-      create: (body, params) => service.create(String(params.id), body as CommentCreate),
+      create: async (body, params, request) =>
+        service.create((await readablePost(String(params.id), request)).id, body as CommentCreate),
       nested: { path: nestedPath, operationId: 'createPostComment', summary: 'Comment on a post' },
       errors: [404],
     },
@@ -185,7 +198,11 @@ export function contentRoutes(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const record = await service.replace(id, request.body as CommentCreate, preconditionFrom(request));
+      const record = await service.replace(
+        id,
+        request.body as CommentCreate,
+        preconditionFrom(request, comments, request.body),
+      );
       writeHeaders(reply, record);
       return representComment(record, publicUrl);
     },
@@ -209,7 +226,11 @@ export function contentRoutes(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const record = await service.patch(id, request.body as CommentPatch, preconditionFrom(request));
+      const record = await service.patch(
+        id,
+        request.body as CommentPatch,
+        preconditionFrom(request, comments, request.body),
+      );
       writeHeaders(reply, record);
       return representComment(record, publicUrl);
     },
@@ -230,7 +251,7 @@ export function contentRoutes(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      await service.remove(id, preconditionFrom(request));
+      await service.remove(id, preconditionFrom(request, comments));
       return reply.code(204).send();
     },
   );

@@ -86,6 +86,9 @@ const tagRows = (posts: PostRecord[]) => posts.flatMap((post) => post.tags.map((
 export async function listPosts(db: AnyDb, filters: PostFilters, page: PageRequest): Promise<PageResult<PostRecord>> {
   const posts = tables(db);
   let query = posts.selectFrom('posts').selectAll();
+  const reader = filters.visibleTo;
+  if (reader)
+    query = query.where((row) => row.or([row('published_at', 'is not', null), row('author_id', '=', reader)]));
   if (filters.author) query = query.where('author_id', '=', filters.author);
   if (filters.tag) {
     const tag = filters.tag;

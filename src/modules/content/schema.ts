@@ -128,6 +128,8 @@ export const postFilters = {
   ),
 };
 export interface PostFilters {
+  /** Set by access control, never by the query: published posts and this user's drafts. */
+  visibleTo?: string;
   author?: string;
   tag?: string;
   published?: 'true' | 'false';

@@ -24,7 +24,15 @@ export interface Principal {
 }
 
 /** Every scope a route may declare, by resource; admin credentials get all of them. */
-export const resourceScopes = ['users', 'products', 'orders', 'posts', 'comments', 'api-keys'] as const;
+export const resourceScopes = [
+  'users',
+  'products',
+  'orders',
+  'posts',
+  'comments',
+  'api-keys',
+  'oauth-clients',
+] as const;
 
 export const allScopes: readonly string[] = resourceScopes.flatMap((resource) => [
   `${resource}:read`,
@@ -33,9 +41,11 @@ export const allScopes: readonly string[] = resourceScopes.flatMap((resource) =>
 
 /**
  * What a customer's credentials may carry at most: reading and writing their own things (object-level checks
- * narrow each to the owner), reading the catalog. Writing products is for admins.
+ * narrow each to the owner), reading the catalog. Writing products and managing OAuth clients are for admins.
  */
-export const customerScopes: readonly string[] = allScopes.filter((scope) => scope !== 'products:write');
+export const customerScopes: readonly string[] = allScopes.filter(
+  (scope) => scope !== 'products:write' && !scope.startsWith('oauth-clients:'),
+);
 
 /** The scopes a role may hold; a credential carries these, or the subset it was issued with. */
 export const scopesOfRole = (role: Role): readonly string[] => (role === 'admin' ? allScopes : customerScopes);

@@ -1,10 +1,12 @@
 // REST routes for orders under /v1: the list, get and create builders (flat and under a user), one POST
 // sub-resource per action (If-Match honoured, 200 with the new ETag), and the tracking resource. Thin: every rule is
 // the service's.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { notFound } from '../../kernel/errors.ts';
 import { entityTag } from '../../kernel/etag.ts';
 import { IdParam } from '../../kernel/schemas.ts';
+import { guardRecord, restrictedCustomer } from '../../transports/rest/access.ts';
 import {
   createRoute,
   getRoute,
@@ -17,7 +19,8 @@ import {
 import { errorResponses } from '../../transports/rest/error-responses.ts';
 import { notModified } from '../../transports/rest/representation.ts';
 import { type ProductsService, representProduct } from '../catalog/index.ts';
-import { representUser, type UsersService, usersPath } from '../users/index.ts';
+import { isSelf, representUser, type UsersService, usersPath } from '../users/index.ts';
+import { guardAction, ordersAccess } from './access.ts';
 import {
   CustomerOrderCreate,
   Order,
@@ -96,6 +99,13 @@ export interface OrdersRoutesDependencies {
   products: ProductsService;
 }
 
+/** A user's orders are reached through the user, which a customer sees only when it is themself (404 otherwise). */
+function visibleUser(id: string, request: FastifyRequest): string {
+  const customer = restrictedCustomer(request);
+  if (customer && !isSelf(customer, { id })) throw notFound('user', id);
+  return id;
+}
+
 export function ordersRoutes(
   app: FastifyInstance,
   { service, users, products }: OrdersRoutesDependencies,
@@ -110,12 +120,14 @@ export function ordersRoutes(
     cacheControl,
     representation: Order,
     represent: (order) => representOrder(order, publicUrl),
+    access: ordersAccess,
     // One query per path for a whole page: the users and the catalog each answer a list of ids at once.
     expansions: [
       {
         path: 'customer',
         load: async (ids) =>
           new Map((await users.getMany(ids)).map((user) => [user.id, representUser(user, publicUrl)])),
+        visibleTo: isSelf,
       },
       {
         path: 'items.product',
@@ -136,7 +148,7 @@ export function ordersRoutes(
       list: service.list,
       nested: {
         path: customerOrdersPath,
-        filtersFrom: ({ id }) => service.customerFilter(id),
+        filtersFrom: ({ id }, request) => service.customerFilter(visibleUser(id, request)),
         operationId: 'listUserOrders',
         summary: "List a user's orders",
       },
@@ -154,7 +166,8 @@ export function ordersRoutes(
     resource,
     {
       body: CustomerOrderCreate,
-      create: (body, params) => service.createForCustomer(params.id ?? '', body as CustomerOrderCreate),
+      create: (body, params, request) =>
+        service.createForCustomer(visibleUser(params.id ?? '', request), body as CustomerOrderCreate),
       nested: { path: customerOrdersPath, operationId: 'createUserOrder', summary: 'Place an order for a user' },
       errors: [404, 409],
     },
@@ -192,7 +205,18 @@ export function ordersRoutes(
       async (request, reply) => {
         const { id } = request.params as { id: string };
         const shipment = takesBody ? (request.body as OrderShipment) : undefined;
-        const order = await service.act(id, action, preconditionFrom<OrderRecord>(request), shipment);
+        const precondition = preconditionFrom(request, resource);
+        const customer = restrictedCustomer(request);
+        const order = await service.act(
+          id,
+          action,
+          (current) => {
+            const matches = precondition(current);
+            if (customer) guardAction(action);
+            return matches;
+          },
+          shipment,
+        );
         writeHeaders(reply, order);
         return representOrder(order, publicUrl);
       },
@@ -214,6 +238,8 @@ export function ordersRoutes(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
+      // Whose order it is comes first: a customer must not learn how far someone else's order has got.
+      if (restrictedCustomer(request)) guardRecord(ordersAccess, request, 'order', await service.get(id), false);
       const { order, tracking } = await service.tracked(id);
       if (notModified(request, reply, { etag: entityTag(order.id, order.version, 'tracking'), cacheControl })) {
         return reply;

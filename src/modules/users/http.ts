@@ -1,6 +1,7 @@
 // REST routes for users under /v1: the shared method contract, with the users' schemas, filters and scopes.
 import type { FastifyInstance } from 'fastify';
 import { crudRoutes, type RestContext } from '../../transports/rest/crud-routes.ts';
+import { usersAccess } from './access.ts';
 import { User, UserCreate, UserPatch, type UserRecord, userFilters, userSortFields } from './schema.ts';
 import type { UsersService } from './service.ts';
 
@@ -31,6 +32,7 @@ export function usersRoutes(app: FastifyInstance, service: UsersService, context
       sortFields: userSortFields,
       service,
       represent: (user) => representUser(user, context.publicUrl),
+      access: usersAccess,
     },
     context,
   );

@@ -58,6 +58,7 @@ const tables = (db: AnyDb): Db => db.withTables<UsersTable>();
 
 export async function listUsers(db: AnyDb, filters: UserFilters, page: PageRequest): Promise<PageResult<UserRecord>> {
   let query = tables(db).selectFrom('users').selectAll();
+  if (filters.id) query = query.where('id', '=', filters.id);
   if (filters.role) query = query.where('role', '=', filters.role);
   if (filters.status) query = query.where('status', '=', filters.status);
   if (filters.email) query = query.where('email_key', '=', filters.email.toLowerCase());

@@ -75,6 +75,8 @@ export const userFilters = {
   ),
 };
 export type UserFilters = {
+  /** Set by access control, never by the query: a customer lists only themself. */
+  id?: string;
   role?: UserRecord['role'];
   status?: UserRecord['status'];
   email?: string;

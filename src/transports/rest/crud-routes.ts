@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TObject, type TSchema, Type } from 'typebox';
 import { mergePatchType } from '../../edge/content-types.ts';
 import type { CrudService, Precondition, Versioned } from '../../kernel/crud.ts';
-import { invalid } from '../../kernel/errors.ts';
+import { atItem, invalid } from '../../kernel/errors.ts';
 import { entityTag, ifMatch } from '../../kernel/etag.ts';
 import {
   type CursorCodec,
@@ -16,6 +16,7 @@ import {
   type Sort,
 } from '../../kernel/pagination.ts';
 import { IdParam, Links, Pagination, pageQueryProperties, StringEnum } from '../../kernel/schemas.ts';
+import { type AccessPolicy, guardBody, guardRecord, narrowFilters, restrictedCustomer } from './access.ts';
 import { collectionBody } from './collection.ts';
 import { errorResponses } from './error-responses.ts';
 import { type Expansion, expandAll, expandedKeys, expandParameter, parseExpand } from './expansion.ts';
@@ -44,6 +45,8 @@ export interface Resource<R extends Versioned> {
   representation: TObject;
   represent(record: R): Record<string, unknown>;
   expansions?: readonly Expansion[];
+  /** Who may see and change which records (transports/rest/access.ts); every caller sees all when absent. */
+  access?: AccessPolicy<R>;
 }
 
 export interface CrudResource<R extends Versioned, Create, Patch, Filters> extends Resource<R> {
@@ -74,10 +77,27 @@ function storedInstant(field: string, text: string): string {
   return new Date(ms + (/\.\d{3}\d*[1-9]/.test(text) ? 1 : 0)).toISOString();
 }
 
-export function preconditionFrom<R extends Versioned>(request: FastifyRequest): Precondition<R> {
+/**
+ * What a write or action checks on the stored record, inside its transaction: that the caller may see it (404
+ * otherwise) and change it (403), that the body sets nothing the caller may not (403), then If-Match (412).
+ */
+export function preconditionFrom<R extends Versioned>(
+  request: FastifyRequest,
+  resource: Resource<R>,
+  body?: unknown,
+): Precondition<R> {
   const header = request.headers['if-match'];
-  return (current) => ifMatch(header, entityTag(current.id, current.version));
+  return (current) => {
+    guardRecord(resource.access, request, resource.kind, current, true);
+    if (body !== undefined) guardBody(resource.access, request, resource.kind, body, current);
+    return ifMatch(header, entityTag(current.id, current.version));
+  };
 }
+
+const emptyPage = <R>(page: PageRequest): PageResult<R> =>
+  page.mode === 'cursor'
+    ? { mode: 'cursor', items: [], next: null, prev: null }
+    : { mode: 'offset', items: [], total: 0 };
 
 const title = (resource: Resource<never>) => (resource.plural[0]?.toUpperCase() ?? '') + resource.plural.slice(1);
 const singular = (resource: Resource<never>) => (resource.kind[0]?.toUpperCase() ?? '') + resource.kind.slice(1);
@@ -94,11 +114,12 @@ async function present<R extends Versioned>(
   resource: Resource<R>,
   records: R[],
   query: { fields?: string; expand?: string },
+  request: FastifyRequest,
 ): Promise<Record<string, unknown>[]> {
   const expansions = parseExpand(query.expand, resource.expansions ?? []);
   const fields = parseFields(query.fields, fieldNames(resource as Resource<never>));
   const representations = records.map((record) => resource.represent(record));
-  await expandAll(representations, expansions);
+  await expandAll(representations, expansions, restrictedCustomer(request));
   const kept = fields === null ? null : [...fields, ...expandedKeys(expansions)];
   return representations.map((representation) => project(representation, kept));
 }
@@ -113,11 +134,12 @@ export const writeHeaders = <R extends Versioned>(reply: FastifyReply, record: R
 export interface ListOptions<R, Filters> {
   filters: Record<string, TSchema>;
   sortFields: readonly [string, ...string[]];
-  list(filters: Filters, page: PageRequest): Promise<PageResult<R>>;
+  /** `request` for what the caller is: whose records a listing holds. */
+  list(filters: Filters, page: PageRequest, request: FastifyRequest): Promise<PageResult<R>>;
   /** For a nested collection (`/v1/users/:id/orders`): its path, and the filter its parent fixes (404 if absent). */
   nested?: {
     path: string;
-    filtersFrom(params: { id: string }): Promise<Partial<Filters>>;
+    filtersFrom(params: { id: string }, request: FastifyRequest): Promise<Partial<Filters>>;
     operationId: string;
     summary: string;
   };
@@ -169,7 +191,7 @@ export function listRoute<R extends Versioned, Filters>(
       };
       const field = query.sort ?? options.sortFields[0];
       const sort: Sort = { field, order: query.order ?? defaultOrder(field) };
-      const fixed = options.nested ? await options.nested.filtersFrom(request.params as { id: string }) : {};
+      const fixed = options.nested ? await options.nested.filtersFrom(request.params as { id: string }, request) : {};
       const filters = {
         ...Object.fromEntries(
           Object.entries(query)
@@ -183,8 +205,9 @@ export function listRoute<R extends Versioned, Filters>(
         filters,
       );
       const page = pageRequest(query as Parameters<typeof pageRequest>[0], sort, listing, context.codec);
-      const result = await options.list(filters as Filters, page);
-      const items = await present(resource, result.items, query);
+      const visible = narrowFilters(resource.access, request, filters);
+      const result = visible === null ? emptyPage<R>(page) : await options.list(visible as Filters, page, request);
+      const items = await present(resource, result.items, query, request);
       reply.header('cache-control', resource.cachePolicy?.({ filters, expand: query.expand }) ?? resource.cacheControl);
       return collectionBody(
         request,
@@ -200,7 +223,7 @@ export function listRoute<R extends Versioned, Filters>(
 export function getRoute<R extends Versioned>(
   app: FastifyInstance,
   resource: Resource<R>,
-  get: (id: string) => Promise<R>,
+  get: (id: string, request: FastifyRequest) => Promise<R>,
 ): void {
   const anyResource = resource as Resource<never>;
   app.get(
@@ -223,8 +246,9 @@ export function getRoute<R extends Versioned>(
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const query = request.query as { fields?: string; expand?: string };
-      const record = await get(id);
-      const [body] = await present(resource, [record], query);
+      const record = await get(id, request);
+      guardRecord(resource.access, request, resource.kind, record, false);
+      const [body] = await present(resource, [record], query, request);
       const cacheControl = resource.cachePolicy?.({ record, expand: query.expand }) ?? resource.cacheControl;
       // An expanded representation also changes when what it embeds changes: its tag is then taken over the bytes
       // (conditional-get.ts) instead of from this record's version alone.
@@ -244,11 +268,13 @@ export function getRoute<R extends Versioned>(
 
 export interface CreateOptions<R> {
   body: TObject;
-  create(body: unknown, params: { id?: string }): Promise<R>;
+  create(body: unknown, params: { id?: string }, request: FastifyRequest): Promise<R>;
   /** For creating under a parent (`POST /v1/posts/:id/comments`). */
   nested?: { path: string; operationId: string; summary: string };
   /** Statuses beyond validation and media-type errors, such as 404 for a missing parent or 409. */
   errors: number[];
+  /** False when the answer carries a secret, which must be neither stored nor replayed (edge/idempotency.ts). */
+  idempotency?: false;
 }
 
 export function createRoute<R extends Versioned>(
@@ -261,7 +287,7 @@ export function createRoute<R extends Versioned>(
   app.post(
     options.nested?.path ?? resource.path,
     {
-      config: { scope: resource.scopes.write },
+      config: { scope: resource.scopes.write, ...(options.idempotency === false ? { idempotency: false } : {}) },
       schema: {
         operationId: options.nested?.operationId ?? `create${singular(anyResource)}`,
         summary: options.nested?.summary ?? `Create a ${resource.kind}`,
@@ -273,7 +299,8 @@ export function createRoute<R extends Versioned>(
       },
     },
     async (request, reply) => {
-      const record = await options.create(request.body, request.params as { id?: string });
+      guardBody(resource.access, request, resource.kind, request.body);
+      const record = await options.create(request.body, request.params as { id?: string }, request);
       writeHeaders(reply, record)
         .header('location', itemUrl(context, anyResource, record.id))
         .code(201);
@@ -326,6 +353,13 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     },
     async (request, reply) => {
       const { items } = request.body as { items: Create[] };
+      for (const [index, item] of items.entries()) {
+        try {
+          guardBody(resource.access, request, resource.kind, item);
+        } catch (error) {
+          throw atItem(index, error);
+        }
+      }
       const records = await service.createMany(items);
       reply.header('cache-control', 'no-store').code(201);
       return {
@@ -351,7 +385,11 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const record = await service.replace(id, request.body as Create, preconditionFrom<R>(request));
+      const record = await service.replace(
+        id,
+        request.body as Create,
+        preconditionFrom(request, resource, request.body),
+      );
       writeHeaders(reply, record);
       return resource.represent(record);
     },
@@ -373,7 +411,7 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const record = await service.patch(id, request.body as Patch, preconditionFrom<R>(request));
+      const record = await service.patch(id, request.body as Patch, preconditionFrom(request, resource, request.body));
       writeHeaders(reply, record);
       return resource.represent(record);
     },
@@ -394,7 +432,7 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      await service.remove(id, preconditionFrom<R>(request));
+      await service.remove(id, preconditionFrom(request, resource));
       return reply.code(204).send();
     },
   );

@@ -2,6 +2,7 @@
 // loaded in one batch per path whatever the page size, so a page of 100 orders costs a constant number of queries.
 import { Type } from 'typebox';
 import { invalid } from '../../kernel/errors.ts';
+import type { Principal } from '../../modules/identity/principal.ts';
 
 export const maxExpandDepth = 2;
 
@@ -12,6 +13,11 @@ export interface Expansion {
   path: string;
   /** Representations by id for every id asked, in one call. Ids that are gone are left out and expand to null. */
   load(ids: string[]): Promise<Map<string, Representation>>;
+  /**
+   * Whether a customer may see what was loaded (access.ts); what they may not see expands to null, as a resource
+   * that is gone does. Everything, when absent.
+   */
+  visibleTo?(customer: Principal, loaded: Representation): boolean;
 }
 
 export const expandParameter = Type.String({
@@ -54,7 +60,12 @@ function holders(representation: Representation, path: string): Representation[]
   return current;
 }
 
-export async function expandAll(representations: Representation[], expansions: Expansion[]): Promise<void> {
+/** Expands in place; `customer` is the caller when access policies narrow what it may see. */
+export async function expandAll(
+  representations: Representation[],
+  expansions: Expansion[],
+  customer: Principal | null,
+): Promise<void> {
   await Promise.all(
     expansions.map(async (expansion) => {
       const name = expansion.path.split('.').at(-1) ?? expansion.path;
@@ -66,7 +77,9 @@ export async function expandAll(representations: Representation[], expansions: E
       const loaded = ids.length > 0 ? await expansion.load(ids) : new Map<string, Representation>();
       for (const target of targets) {
         const id = target[idField];
-        target[name] = typeof id === 'string' ? (loaded.get(id) ?? null) : null;
+        const found = typeof id === 'string' ? (loaded.get(id) ?? null) : null;
+        const hidden = found !== null && customer !== null && expansion.visibleTo?.(customer, found) === false;
+        target[name] = hidden ? null : found;
       }
     }),
   );

@@ -70,10 +70,13 @@ const descriptions: Record<number, string> = {
  * Statuses an operation can answer whatever its route declares: a URL that is not validly encoded (400), the
  * anonymous rate limit (429) and a server failure (500) on every one; a body that is too large or of the wrong
  * type (413, 415) on every method whose body Fastify reads, which is all but GET and HEAD; an Idempotency-Key still
- * in use (409) or used for another request (422) on every POST (edge/idempotency.ts).
+ * in use (409) or used for another request (422) on every POST (edge/idempotency.ts); a credential that is not
+ * valid (401) on every one, public or not (edge/authentication.ts), and a scope or an object the caller may not
+ * touch (403) on every one that needs credentials (edge/authorization.ts, transports/rest/access.ts).
  */
-const crossCutting: { statuses: number[]; applies(method: string): boolean }[] = [
-  { statuses: [400, 429, 500], applies: () => true },
+const crossCutting: { statuses: number[]; applies(method: string, operation: Doc): boolean }[] = [
+  { statuses: [400, 401, 429, 500], applies: () => true },
+  { statuses: [403], applies: (_method, operation) => (operation.security ?? []).length > 0 },
   { statuses: [413, 415], applies: (method) => method !== 'get' },
   { statuses: [409, 422], applies: (method) => method === 'post' },
 ];
@@ -107,6 +110,12 @@ const headers = {
       'The quota (q, requests) per window (w, seconds), as draft-ietf-httpapi-ratelimit-headers-11 spells it. ' +
       'The `RateLimit` field of that draft comes with it: `"anonymous";r=<remaining>;t=<seconds to reset>`.',
     schema: { type: 'string', maxLength: 256, pattern: '^"[a-z-]+";q=\\d+;w=\\d+$' },
+  },
+  'WWW-Authenticate': {
+    description:
+      'The RFC 6750 challenge: `Bearer realm="portico"`, with `error="invalid_token"` when a credential was sent ' +
+      'but is not valid, or `error="insufficient_scope"` and the `scope` needed on a 403 for a missing scope.',
+    schema: { type: 'string', maxLength: 512, pattern: '^Bearer realm="[a-z]+"(, [a-z_]+="[^"]*")*$' },
   },
   'Retry-After': {
     description: 'Seconds to wait before retrying (RFC 9110 §10.2.3).',
@@ -148,6 +157,8 @@ const rateLimitHeaders: HeaderName[] = [
  */
 function isRequired(name: HeaderName, status: number): boolean {
   if (name === 'Access-Control-Allow-Origin' || name === 'Idempotent-Replayed') return false;
+  // Only a 403 for a missing scope challenges; one for someone else's object or a forbidden field does not.
+  if (name === 'WWW-Authenticate') return status === 401;
   return !(status === 400 && rateLimitHeaders.includes(name));
 }
 
@@ -168,6 +179,7 @@ const headerRules: { names: HeaderName[]; applies(answer: Answer): boolean }[] =
     applies: () => true,
   },
   { names: ['Retry-After'], applies: ({ status }) => status === 429 },
+  { names: ['WWW-Authenticate'], applies: ({ status }) => status === 401 || status === 403 },
   {
     names: ['ETag', 'Cache-Control'],
     applies: ({ method, status }) => method === 'get' && status < 400,
@@ -229,15 +241,16 @@ function errorContent(status: number, publicUrl: string): Doc {
 function finishResponses(operation: Doc, method: string, publicUrl: string): void {
   const responses: Doc = operation.responses ?? {};
   for (const rule of crossCutting) {
-    if (!rule.applies(method)) continue;
+    if (!rule.applies(method, operation)) continue;
     for (const status of rule.statuses) responses[status] ??= {};
   }
   if (method === 'get' && responses['200']) responses['304'] = {};
   for (const [status, response] of Object.entries(responses)) {
     const code = Number(status);
-    // A page or a batch answers `data`, a list; an item or a sub-resource such as an order's tracking does not,
-    // whatever its path ends with.
-    const isItem = !response.content?.['application/json']?.schema?.properties?.data;
+    // An item, or a sub-resource such as an order's tracking, answers one representation, whatever its path ends
+    // with; a page or a batch answers a `data` list, and some answers (a revocation's 200) have no body at all.
+    const schema = response.content?.['application/json']?.schema;
+    const isItem = schema !== undefined && !schema.properties?.data;
     const general = descriptions[code] ?? response.description ?? 'Response';
     response.description = (method === 'post' ? postDescriptions[code] : undefined) ?? general;
     if (code >= 400) response.content = errorContent(code, publicUrl);
@@ -323,6 +336,7 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         { name: 'Orders', description: 'Purchases, from pending through paid and shipped to delivered.' },
         { name: 'Posts', description: 'Articles by users, drafts until published, tagged for finding.' },
         { name: 'Comments', description: 'What readers say about a post.' },
+        { name: 'Sessions', description: 'Signing a browser in and out with a cookie.' },
       ],
     },
     // A route that reads more than JSON (PATCH also takes application/merge-patch+json) documents each media type.
