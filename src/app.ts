@@ -16,6 +16,7 @@ import { sendError } from './edge/error-envelope.ts';
 import { installErrorHandler, toApiError } from './edge/error-handler.ts';
 import { installIdempotency } from './edge/idempotency.ts';
 import { installMethodTable } from './edge/method-table.ts';
+import { publicRoutes as defaultPublicRoutes } from './edge/public-routes.ts';
 import { installAnonymousRateLimit } from './edge/rate-limit.ts';
 import { echoRequestId, requestIdFor } from './edge/request-id.ts';
 import { requireDeclaredScopes } from './edge/scopes.ts';
@@ -52,6 +53,8 @@ export interface AppDependencies {
   clock?: Clock;
   /** Counters for rate limits; the in-memory adapter when not given. */
   keyValue?: KeyValue;
+  /** What anyone may call without credentials: edge/public-routes.ts, unless the host lists more (tests do). */
+  publicRoutes?: readonly string[];
 }
 
 const errorsDoc = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
@@ -73,6 +76,7 @@ export async function buildApp({
   storage,
   clock = systemClock,
   keyValue,
+  publicRoutes = defaultPublicRoutes,
 }: AppDependencies): Promise<FastifyInstance> {
   const { publicUrl } = config;
   const app = Fastify({
@@ -135,7 +139,7 @@ export async function buildApp({
     sessionAuth.authenticator,
   ]);
   installAuthorization(app);
-  requireDeclaredScopes(app, ['/v1/']);
+  requireDeclaredScopes(app, publicRoutes);
   installConditionalGet(app);
   installIdempotency(app, storage, clock);
 
@@ -182,7 +186,16 @@ export async function buildApp({
       { rel: 'orders', path: '/v1/orders', title: 'Orders', query: ['sort', 'expand', 'status', 'customerId'] },
       { rel: 'posts', path: '/v1/posts', title: 'Posts', query: ['sort', 'expand', 'author', 'tag', 'published'] },
       { rel: 'comments', path: '/v1/comments', title: 'Comments', query: ['sort', 'expand', 'postId', 'author'] },
+      { rel: 'api-keys', path: '/v1/api-keys', title: 'API keys', query: ['ownerId'] },
+      { rel: 'oauth-clients', path: '/v1/oauth-clients', title: 'OAuth clients (admins)', query: [] },
     ],
+    documents: {
+      'oauth-metadata': {
+        path: '/.well-known/oauth-authorization-server/oauth',
+        title: 'OAuth 2.0 authorization server metadata (RFC 8414)',
+      },
+      jwks: { path: '/.well-known/jwks.json', title: 'Public keys that verify access tokens' },
+    },
   });
 
   return app;

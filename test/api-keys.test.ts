@@ -67,7 +67,7 @@ for (const kind of storageKinds()) {
     };
 
     before(async () => {
-      server = await startServer({ storage: kind, clock, routes: whoamiRoute });
+      server = await startServer({ storage: kind, clock, routes: whoamiRoute, publicRoutes: ['* /test/*'] });
       request = client(server.url);
       users = usersService(server.storage, clock);
       keys = apiKeysService(server.storage, clock, users);
@@ -462,7 +462,7 @@ describe('portico keys create', () => {
     const publishable = await runCli(['keys', 'create', '--email', 'dev@example.com', '--publishable'], databaseUrl);
     assert.match(publishable.stdout.trimEnd().split('\n').at(-1) ?? '', /^pk_test_[0-9A-Za-z]{43}$/);
 
-    const server = await startServer({ databaseUrl, routes: whoamiRoute });
+    const server = await startServer({ databaseUrl, routes: whoamiRoute, publicRoutes: ['* /test/*'] });
     try {
       const response = await client(server.url)('GET', whoamiPath, { headers: bearer(secret) });
       assert.equal(response.status, 200, response.text);

@@ -100,3 +100,38 @@ test('the root and the OpenAPI document answer 304 to their own ETag', async () 
     assert.equal((await api('GET', path, { headers: { 'if-none-match': etag } })).status, 304, path);
   }
 });
+
+test('public routes are exactly those listed in one place; every other route needs credentials', async () => {
+  const open: string[] = [];
+  const guarded: string[] = [];
+  const probe = await startServer({
+    routes: (app) => {
+      const routes: { method: 'GET'; url: string; config: { scope?: string } }[] = [
+        { method: 'GET', url: '/probe/unlisted', config: { scope: 'public' } },
+        { method: 'GET', url: '/probe/undeclared', config: {} },
+      ];
+      for (const route of routes) {
+        try {
+          app.route({ ...route, handler: async () => ({}) });
+          open.push(route.url);
+        } catch (error) {
+          guarded.push(`${route.url}: ${(error as Error).message}`);
+        }
+      }
+    },
+  });
+  try {
+    assert.deepEqual(open, [], 'a route can be public only by being listed');
+    assert.match(guarded[0] ?? '', /calls itself public, but only routes listed in src\/edge\/public-routes.ts are/);
+    assert.match(guarded[1] ?? '', /must declare config.scope/);
+    const anonymous = client(probe.url);
+    for (const path of ['/', '/healthz', '/v1/openapi.json', '/v1/products', '/.well-known/jwks.json']) {
+      assert.equal((await anonymous('GET', path)).status, 200, path);
+    }
+    for (const path of ['/v1/users', '/v1/orders', '/v1/posts', '/v1/comments', '/v1/api-keys', '/v1/oauth-clients']) {
+      expectEnvelope(await anonymous('GET', path), 401, 'AUTHENTICATION_REQUIRED');
+    }
+  } finally {
+    await probe.close();
+  }
+});

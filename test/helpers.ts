@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
+import { publicRoutes } from '../src/edge/public-routes.ts';
 import { type Clock, systemClock } from '../src/kernel/clock.ts';
 import { newId } from '../src/kernel/ids.ts';
 import { apiKeysService } from '../src/modules/identity/api-keys/index.ts';
@@ -136,6 +137,8 @@ export interface ServerOptions {
   databaseUrl?: string;
   /** Adds routes before the server starts, to exercise policies that apply to every route. */
   routes?: (app: FastifyInstance) => void;
+  /** Routes of `routes` that anyone may call, as `METHOD path` (edge/public-routes.ts). */
+  publicRoutes?: string[];
 }
 
 /** Starts the whole application on 127.0.0.1; links in responses point at the real port. */
@@ -155,7 +158,12 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       RATE_LIMIT_ANONYMOUS: '1000000/1m',
       ...options.env,
     });
-    const app = await buildApp({ config, storage, ...(options.clock ? { clock: options.clock } : {}) });
+    const app = await buildApp({
+      config,
+      storage,
+      publicRoutes: [...publicRoutes, ...(options.publicRoutes ?? [])],
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     options.routes?.(app);
     try {
       await app.listen({ host: '127.0.0.1', port });

@@ -137,6 +137,7 @@ for (const kind of storageKinds()) {
             whoami,
             ({ principal }) => principal && { ...principal, scopes: [...principal.scopes] },
           ),
+        publicRoutes: ['* /test/*'],
       });
       api = client(server.url);
       as = await discover(server);
@@ -230,6 +231,15 @@ for (const kind of storageKinds()) {
       const root = await api('GET', '/.well-known/oauth-authorization-server');
       assert.equal(root.status, 200);
       assert.equal(root.body.issuer, as.issuer);
+      // The OpenAPI document sends clients to the same endpoints, with the same scopes.
+      const flow = (await api('GET', '/v1/openapi.json')).body.components.securitySchemes.oauth2.flows
+        .authorizationCode;
+      assert.equal(flow.authorizationUrl, as.authorization_endpoint);
+      assert.equal(flow.tokenUrl, as.token_endpoint);
+      assert.deepEqual(
+        Object.keys(flow.scopes).sort(),
+        [...(as.scopes_supported ?? [])].filter((s) => s.includes(':')).sort(),
+      );
     });
 
     test('client credentials: token, introspection, the API, revocation, then 401', async () => {

@@ -75,7 +75,12 @@ for (const storage of storageKinds()) {
     let userCount = 0;
 
     before(async () => {
-      server = await startServer({ storage, clock: () => new Date(now), routes: testRoutes(calls) });
+      server = await startServer({
+        storage,
+        clock: () => new Date(now),
+        routes: testRoutes(calls),
+        publicRoutes: ['* /test/*'],
+      });
     });
     after(() => server.close());
 

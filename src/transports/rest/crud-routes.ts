@@ -99,8 +99,20 @@ const emptyPage = <R>(page: PageRequest): PageResult<R> =>
     ? { mode: 'cursor', items: [], next: null, prev: null }
     : { mode: 'offset', items: [], total: 0 };
 
-const title = (resource: Resource<never>) => (resource.plural[0]?.toUpperCase() ?? '') + resource.plural.slice(1);
-const singular = (resource: Resource<never>) => (resource.kind[0]?.toUpperCase() ?? '') + resource.kind.slice(1);
+const capital = (word: string) => (word[0]?.toUpperCase() ?? '') + word.slice(1);
+/** The tag: "Users", "API keys". */
+const title = (resource: Resource<never>) => capital(resource.plural);
+/** For operation ids, which must be identifiers: "Users", "APIKeys"; `singular` is the same for one. */
+const plural = (resource: Resource<never>) =>
+  resource.plural
+    .split(/[^A-Za-z0-9]+/)
+    .map(capital)
+    .join('');
+const singular = (resource: Resource<never>) =>
+  resource.kind
+    .split(/[^A-Za-z0-9]+/)
+    .map(capital)
+    .join('');
 const schemaId = (resource: Resource<never>) => String((resource.representation as { $id?: string }).$id);
 const fieldNames = (resource: Resource<never>) =>
   Object.keys(resource.representation.properties).filter((name) => name !== '_links');
@@ -158,7 +170,7 @@ export function listRoute<R extends Versioned, Filters>(
     {
       config: { scope: resource.scopes.read },
       schema: {
-        operationId: options.nested?.operationId ?? `list${title(anyResource)}`,
+        operationId: options.nested?.operationId ?? `list${plural(anyResource)}`,
         summary: options.nested?.summary ?? `List ${resource.plural}`,
         description: `A page of ${resource.plural}: cursor pages by default, offset pages with \`page\`. Filter, sort, expand and pick fields.`,
         tags: [title(anyResource)],
@@ -334,7 +346,7 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     {
       config: { scope: resource.scopes.write },
       schema: {
-        operationId: `create${title(anyResource)}Batch`,
+        operationId: `create${plural(anyResource)}Batch`,
         summary: `Create up to ${maxBatchItems} ${resource.plural} at once`,
         description: `All or nothing: when any item is not valid or conflicts, nothing is created and the error names the item (\`items.3.email\`). On success \`data\` lists the created ${resource.plural} in the order of \`items\`.`,
         tags,

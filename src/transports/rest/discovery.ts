@@ -35,7 +35,15 @@ function send(request: FastifyRequest, reply: FastifyReply, content: Fixed) {
 
 export async function discoveryRoutes(
   app: FastifyInstance,
-  options: { publicUrl: string; storage: Storage; collections: Collection[]; versions: string[]; errorsDoc: string },
+  options: {
+    publicUrl: string;
+    storage: Storage;
+    collections: Collection[];
+    versions: string[];
+    errorsDoc: string;
+    /** Other documents a client may start from (the OAuth metadata, the JWK Set), by link relation. */
+    documents: Record<string, { path: string; title: string }>;
+  },
 ): Promise<void> {
   const { publicUrl, storage, collections, versions } = options;
   const link = (path: string, title: string) => ({ href: `${publicUrl}${path}`, title });
@@ -66,6 +74,9 @@ export async function discoveryRoutes(
       ),
       docs: link('/docs', 'Interactive API reference'),
       'docs:errors': link('/docs/errors', 'Every error code and what to do about it'),
+      ...Object.fromEntries(
+        Object.entries(options.documents).map(([rel, document]) => [rel, link(document.path, document.title)]),
+      ),
       health: link('/healthz', 'Liveness'),
       ready: link('/readyz', 'Readiness'),
     },

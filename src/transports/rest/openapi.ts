@@ -321,7 +321,7 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         contact: { name: 'Portico', url: `${publicUrl}/docs` },
         license: { name: 'MIT', identifier: 'MIT' },
       },
-      components: { securitySchemes },
+      components: { securitySchemes: securitySchemes(publicUrl) },
       // A relative URL: the document describes whichever instance serves it. `x-internal` is OWASP API9 inventory.
       servers: [
         {
@@ -337,6 +337,9 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         { name: 'Posts', description: 'Articles by users, drafts until published, tagged for finding.' },
         { name: 'Comments', description: 'What readers say about a post.' },
         { name: 'Sessions', description: 'Signing a browser in and out with a cookie.' },
+        { name: 'Tokens', description: 'Access and refresh tokens for API clients, and the keys that verify them.' },
+        { name: 'API keys', description: 'Secret and publishable keys for servers and scripts.' },
+        { name: 'OAuth clients', description: 'Applications registered with the OAuth 2.0 server (admins only).' },
       ],
     },
     // A route that reads more than JSON (PATCH also takes application/merge-patch+json) documents each media type.
