@@ -2,15 +2,14 @@
 // Bearer and X-API-Key, rolling with a grace period, revoking, scopes and publishable keys, the last-used time,
 // and the hostile cases: revoked, rolled past grace, expired, unknown, malformed, in the query string.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { apiKeysService } from '../src/modules/identity/api-keys/index.ts';
 import { type UserRecord, usersService } from '../src/modules/users/index.ts';
+import { runCli } from './cli-runner.ts';
 import { type ApiResponse, client, expectEnvelope, startServer, storageKinds, type TestServer } from './helpers.ts';
 
 const whoamiPath = '/test/whoami';
@@ -419,39 +418,19 @@ for (const kind of storageKinds()) {
 }
 
 describe('portico keys create', () => {
-  const root = fileURLToPath(new URL('..', import.meta.url));
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'portico-keys-'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  function runCli(
-    args: string[],
-    databaseUrl: string,
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [join(root, 'src', 'main.ts'), ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    return new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const run = (args: string[], databaseUrl: string) => runCli(args, { DATABASE_URL: databaseUrl });
 
   test('prints the secret alone on the last line, and the server accepts it with the scopes asked for', async () => {
     const databaseUrl = `sqlite:${join(dir, 'portico.sqlite')}`;
-    const user = await runCli(['users', 'create', '--email', 'dev@example.com'], databaseUrl);
+    const user = await run(['users', 'create', '--email', 'dev@example.com'], databaseUrl);
     assert.equal(user.code, 0, user.stderr);
-    const created = await runCli(
+    const created = await run(
       ['keys', 'create', '--email', 'dev@example.com', '--mode', 'live', '--scopes', 'orders:read,products:read'],
       databaseUrl,
     );
@@ -459,7 +438,7 @@ describe('portico keys create', () => {
     const secret = created.stdout.trimEnd().split('\n').at(-1) ?? '';
     assert.match(secret, /^sk_live_[0-9A-Za-z]{43}$/);
 
-    const publishable = await runCli(['keys', 'create', '--email', 'dev@example.com', '--publishable'], databaseUrl);
+    const publishable = await run(['keys', 'create', '--email', 'dev@example.com', '--publishable'], databaseUrl);
     assert.match(publishable.stdout.trimEnd().split('\n').at(-1) ?? '', /^pk_test_[0-9A-Za-z]{43}$/);
 
     const server = await startServer({ databaseUrl, routes: whoamiRoute, publicRoutes: ['* /test/*'] });
@@ -472,18 +451,15 @@ describe('portico keys create', () => {
       await server.close();
     }
 
-    const nobody = await runCli(['keys', 'create', '--email', 'nobody@example.com'], databaseUrl);
+    const nobody = await run(['keys', 'create', '--email', 'nobody@example.com'], databaseUrl);
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, /no user has the email/);
-    const tooMuch = await runCli(
+    const tooMuch = await run(
       ['keys', 'create', '--email', 'dev@example.com', '--scopes', 'products:write'],
       databaseUrl,
     );
     assert.equal(tooMuch.code, 1);
-    const badScope = await runCli(
-      ['keys', 'create', '--email', 'dev@example.com', '--scopes', 'everything'],
-      databaseUrl,
-    );
+    const badScope = await run(['keys', 'create', '--email', 'dev@example.com', '--scopes', 'everything'], databaseUrl);
     assert.equal(badScope.code, 2);
   });
 });

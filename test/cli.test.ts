@@ -9,13 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { migrationNames } from '../src/storage/migrate.ts';
+import { cliEnv, mainTs, runCli } from './cli-runner.ts';
 import { client, freePort } from './helpers.ts';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const mainTs = join(root, 'src', 'main.ts');
-const binJs = join(root, 'bin', 'portico.js');
 
 const tempDirs: string[] = [];
 after(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -28,44 +24,8 @@ async function tempDatabase(): Promise<{ path: string; url: string }> {
   return { path, url: `sqlite:${path}` };
 }
 
-/** Only what the CLI is meant to read, so the test runner's own environment cannot change its behaviour. */
-function cliEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', RATE_LIMIT_ANONYMOUS: '100000/1m', ...extra };
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  /** Run through bin/portico.js instead of src/main.ts. */
-  bin?: boolean;
-  /** Flags for the Node that starts the command. */
-  nodeFlags?: string[];
-}
-
-function runCli(args: string[], env: Record<string, string>, options: RunOptions = {}): Promise<Run> {
-  const script = options.bin ? binJs : mainTs;
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], { env: cliEnv(env) });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 const linesOf = (text: string) => text.split('\n').filter((line) => line.length > 0);
 
-/** Every row of a table, in id order, as plain objects. */
 /** How to put a table's rows in a stable order, where it has no `id`. */
 const orderOf: Record<string, string> = { outbox: 'position', order_items: '1, 2', post_tags: '1, 2' };
 

@@ -6,6 +6,8 @@ import { sql } from 'kysely';
 import {
   type ApiResponse,
   client,
+  countRows,
+  eventTypesOf,
   expectEnvelope,
   type RequestOptions,
   startServer,
@@ -81,17 +83,8 @@ for (const kind of storageKinds()) {
       } while (cursor !== null);
       return pages;
     }
-    async function rowCount(table: string): Promise<number> {
-      const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(
-        server.storage.db,
-      );
-      return Number(result.rows[0]?.n);
-    }
-    async function eventsOf(aggregateId: string): Promise<string[]> {
-      const result = await sql<{ type: string }>`select type from outbox where aggregate_id = ${aggregateId}
-        order by position`.execute(server.storage.db);
-      return result.rows.map((row) => row.type);
-    }
+    const rowCount = (table: string) => countRows(server.storage, table);
+    const eventsOf = (aggregateId: string) => eventTypesOf(server.storage, aggregateId);
     async function payloadsOf(aggregateId: string, type: string): Promise<Body[]> {
       const result = await sql<{ payload: unknown }>`select payload from outbox
         where aggregate_id = ${aggregateId} and type = ${type} order by position`.execute(server.storage.db);

@@ -258,3 +258,16 @@ export function expectEnvelope(response: ApiResponse, status: number, code: stri
   if (problems.length > 0) throw new Error(`${problems.join('; ')}\n${response.text}`);
   return error;
 }
+
+/** How many rows a table holds. */
+export async function countRows(storage: Storage, table: string): Promise<number> {
+  const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(storage.db);
+  return Number(result.rows[0]?.n);
+}
+
+/** The types of the outbox events about one aggregate, in the order they were written. */
+export async function eventTypesOf(storage: Storage, aggregateId: string): Promise<string[]> {
+  const result = await sql<{ type: string }>`select type from outbox where aggregate_id = ${aggregateId}
+    order by position`.execute(storage.db);
+  return result.rows.map((row) => row.type);
+}

@@ -6,6 +6,8 @@ import { sql } from 'kysely';
 import {
   type ApiResponse,
   client,
+  countRows,
+  eventTypesOf,
   expectEnvelope,
   type RequestOptions,
   type StorageKind,
@@ -129,17 +131,8 @@ export function restContract(kind: StorageKind): void {
     const make = async (spec: Spec, overrides: Record<string, unknown> = {}): Promise<Body> =>
       (await create(spec, overrides)).body;
 
-    async function rowCount(table: string): Promise<number> {
-      const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(
-        server.storage.db,
-      );
-      return Number(result.rows[0]?.n);
-    }
-    async function eventsOf(aggregateId: string): Promise<string[]> {
-      const result = await sql<{ type: string }>`select type from outbox where aggregate_id = ${aggregateId}
-        order by position`.execute(server.storage.db);
-      return result.rows.map((row) => row.type);
-    }
+    const rowCount = (table: string) => countRows(server.storage, table);
+    const eventsOf = (aggregateId: string) => eventTypesOf(server.storage, aggregateId);
     /** Rows and events of a table, to show a refused request changed nothing. */
     async function snapshot(table: string): Promise<[number, number]> {
       return [await rowCount(table), await rowCount('outbox')];

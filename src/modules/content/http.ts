@@ -2,21 +2,16 @@
 // created under their post (`/v1/posts/{id}/comments`) and read, replaced, patched and deleted flat
 // (`/v1/comments/{id}`).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
-import { mergePatchType } from '../../edge/content-types.ts';
-import { IdParam } from '../../kernel/schemas.ts';
 import { guardRecord } from '../../transports/rest/access.ts';
 import {
   createRoute,
   crudRoutes,
   getRoute,
+  itemWriteRoutes,
   listRoute,
-  preconditionFrom,
   type Resource,
   type RestContext,
-  writeHeaders,
 } from '../../transports/rest/crud-routes.ts';
-import { errorResponses } from '../../transports/rest/error-responses.ts';
 import type { Expansion } from '../../transports/rest/expansion.ts';
 import { isSelf, representUser, usersPath } from '../users/index.ts';
 import { canRead, commentsAccess, postsAccess } from './access.ts';
@@ -177,82 +172,13 @@ export function contentRoutes(
   listRoute(app, comments, { filters: commentFilters, sortFields: commentSortFields, list: service.list }, context);
   getRoute(app, comments, service.get);
 
-  const item = `${commentsPath}/:id`;
-  const tags = ['Comments'];
-  const ref = Type.Ref('Comment');
-  app.put(
-    item,
-    {
-      config: { scope: comments.scopes.write },
-      schema: {
-        operationId: 'replaceComment',
-        summary: 'Replace a comment',
-        description:
-          'Replaces the author and the body; the post stays. Send If-Match to avoid lost updates. The author must ' +
-          'be an existing user.',
-        tags,
-        params: IdParam,
-        body: CommentCreate,
-        response: { 200: ref, ...errorResponses(400, 404, 412, 413, 415) },
-      },
-    },
-    async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const record = await service.replace(
-        id,
-        request.body as CommentCreate,
-        preconditionFrom(request, comments, request.body),
-      );
-      writeHeaders(reply, record);
-      return representComment(record, publicUrl);
-    },
-  );
-
-  app.patch(
-    item,
-    {
-      config: { scope: comments.scopes.write, bodyTypes: [mergePatchType, 'application/json'] },
-      schema: {
-        operationId: 'updateComment',
-        summary: 'Update a comment',
-        description:
-          'JSON Merge Patch (RFC 7396): fields present are set, absent fields stay. Send If-Match to avoid lost ' +
-          'updates.',
-        tags,
-        params: IdParam,
-        body: CommentPatch,
-        response: { 200: ref, ...errorResponses(400, 404, 412, 413, 415) },
-      },
-    },
-    async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const record = await service.patch(
-        id,
-        request.body as CommentPatch,
-        preconditionFrom(request, comments, request.body),
-      );
-      writeHeaders(reply, record);
-      return representComment(record, publicUrl);
-    },
-  );
-
-  app.delete(
-    item,
-    {
-      config: { scope: comments.scopes.write },
-      schema: {
-        operationId: 'deleteComment',
-        summary: 'Delete a comment',
-        description: 'Deletes the comment. Deleting it again answers 404 and changes nothing.',
-        tags,
-        params: IdParam,
-        response: { 204: Type.Null({ description: 'Deleted.' }), ...errorResponses(404, 412) },
-      },
-    },
-    async (request, reply) => {
-      const { id } = request.params as { id: string };
-      await service.remove(id, preconditionFrom(request, comments));
-      return reply.code(204).send();
-    },
-  );
+  itemWriteRoutes(app, comments, {
+    replaceBody: CommentCreate,
+    patchBody: CommentPatch,
+    service,
+    errors: [],
+    replaceDescription:
+      'Replaces the author and the body; the post stays. Send If-Match to avoid lost updates. The author must be ' +
+      'an existing user.',
+  });
 }

@@ -328,7 +328,6 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
 ): void {
   const { service } = resource;
   const anyResource = resource as unknown as Resource<never>;
-  const item = `${resource.path}/:id`;
   const tags = [title(anyResource)];
   const ref = Type.Ref(schemaId(anyResource));
 
@@ -381,6 +380,44 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
     },
   );
 
+  itemWriteRoutes(app, resource, {
+    replaceBody: resource.create,
+    patchBody: resource.patch,
+    service,
+    errors: [409],
+  });
+}
+
+/** What PUT, PATCH and DELETE on an item call; CrudService has them, and so do resources created elsewhere. */
+export interface ItemWrites<R, Replace, Patch> {
+  replace(id: string, input: Replace, precondition: Precondition<R>): Promise<R>;
+  patch(id: string, patch: Patch, precondition: Precondition<R>): Promise<R>;
+  remove(id: string, precondition: Precondition<R>): Promise<void>;
+}
+
+export interface ItemWriteOptions<R, Replace, Patch> {
+  replaceBody: TObject;
+  patchBody: TObject;
+  service: ItemWrites<R, Replace, Patch>;
+  /** Statuses a replace or patch may answer beyond 400, 404, 412, 413 and 415, such as 409 for a duplicate. */
+  errors: number[];
+  /** What PUT replaces, when it is not the whole resource (a comment keeps its post). */
+  replaceDescription?: string;
+}
+
+/** PUT replaces, PATCH merges (RFC 7396), DELETE deletes: each checked against the stored record (preconditionFrom). */
+export function itemWriteRoutes<R extends Versioned, Replace, Patch>(
+  app: FastifyInstance,
+  resource: Resource<R>,
+  options: ItemWriteOptions<R, Replace, Patch>,
+): void {
+  const anyResource = resource as unknown as Resource<never>;
+  const item = `${resource.path}/:id`;
+  const tags = [title(anyResource)];
+  const ref = Type.Ref(schemaId(anyResource));
+  const { service } = options;
+  const writeErrors = errorResponses(400, 404, ...options.errors, 412, 413, 415);
+
   app.put(
     item,
     {
@@ -388,18 +425,20 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
       schema: {
         operationId: `replace${singular(anyResource)}`,
         summary: `Replace a ${resource.kind}`,
-        description: `Replaces the whole ${resource.kind}: optional fields left out become null or their default. Send If-Match to avoid lost updates.`,
+        description:
+          options.replaceDescription ??
+          `Replaces the whole ${resource.kind}: optional fields left out become null or their default. Send If-Match to avoid lost updates.`,
         tags,
         params: IdParam,
-        body: resource.create,
-        response: { 200: ref, ...errorResponses(400, 404, 409, 412, 413, 415) },
+        body: options.replaceBody,
+        response: { 200: ref, ...writeErrors },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const record = await service.replace(
         id,
-        request.body as Create,
+        request.body as Replace,
         preconditionFrom(request, resource, request.body),
       );
       writeHeaders(reply, record);
@@ -417,8 +456,8 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
         description: `JSON Merge Patch (RFC 7396): fields present are set, null clears an optional field, absent fields stay. Send If-Match to avoid lost updates.`,
         tags,
         params: IdParam,
-        body: resource.patch,
-        response: { 200: ref, ...errorResponses(400, 404, 409, 412, 413, 415) },
+        body: options.patchBody,
+        response: { 200: ref, ...writeErrors },
       },
     },
     async (request, reply) => {
