@@ -1,4 +1,5 @@
 // The scenarios: what is measured against what, with the goal each must reach (issue 8's table).
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,7 +89,7 @@ async function postgresDatabase(base: string): Promise<BenchDatabase> {
 }
 
 /** Portico as it ships, with a rate limit so high it never refuses but still runs on every request. */
-async function startPortico(database: BenchDatabase): Promise<RunningServer> {
+async function startPortico(database: BenchDatabase, env: Record<string, string> = {}): Promise<RunningServer> {
   const port = await freePort();
   return startProcess({
     label: 'portico',
@@ -100,8 +101,46 @@ async function startPortico(database: BenchDatabase): Promise<RunningServer> {
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       LOG_LEVEL: 'warn',
       RATE_LIMIT_ANONYMOUS: '1000000000/1m',
+      ...env,
     },
   });
+}
+
+interface BenchRedis {
+  url: string;
+  /** Freezes it (SIGSTOP): it keeps its connections and answers nothing, the worst kind of outage. */
+  hang(): void;
+  stop(): void;
+}
+
+/** A redis-server of the scenario's own, keeping nothing on disk. */
+async function startRedis(): Promise<BenchRedis> {
+  const port = await freePort();
+  const child = spawn('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
+  const stop = () => {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  };
+  process.on('exit', stop);
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+    child.once('error', () => reject(new BenchError('redis-outage needs redis-server on the PATH')));
+    child.once('exit', (code) => reject(new BenchError(`redis-server exited (${code}) at start`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, hang: () => child.kill('SIGSTOP'), stop };
 }
 
 async function startBaseline(script: string, env: Record<string, string>): Promise<RunningServer> {
@@ -207,6 +246,52 @@ export const scenarios: Scenario[] = [
           context.timing,
         );
       });
+    },
+  },
+  {
+    name: 'redis-outage',
+    goal: 'GET / with REDIS_URL set and Redis hung (the breaker open, limits kept in memory)',
+    baseline: 'the same with Redis answering',
+    ratioGoal: 0.9,
+    needs: [],
+    async run(context) {
+      const [live, hung] = [await startRedis(), await startRedis()];
+      const database = await sqliteDatabase();
+      // One public URL for both, so that both send the same bytes for GET /.
+      const publicUrl = 'http://portico.bench';
+      const baseline = await startPortico(database, { REDIS_URL: live.url, PUBLIC_URL: publicUrl });
+      const subject = await startPortico(database, { REDIS_URL: hung.url, PUBLIC_URL: publicUrl });
+      hung.hang();
+      try {
+        return await withDatabase(database, [subject, baseline], async () => {
+          // The first request after the hang waits out one command timeout and opens the breaker.
+          await assertSameBody('/', subject, baseline);
+          const ready = (await (await fetch(`${subject.url}/readyz`)).json()) as { checks: { counters?: string } };
+          if (ready.checks.counters !== 'degraded') throw new BenchError('the hung Redis did not open the breaker');
+          const request = { method: 'GET' as const, paths: ['/'], headers: {} };
+          const result = await interleave(
+            {
+              name: 'redis-outage',
+              goal: this.goal,
+              unit: 'req/s',
+              baseline: this.baseline,
+              ratioGoal: this.ratioGoal,
+              subjectRssMiB: null,
+              notes: [],
+            },
+            { server: baseline, request },
+            { server: subject, request },
+            context.timing,
+          );
+          result.notes.push(
+            `p99 latency during the outage ${result.subject.p99Ms} ms against ${result.baselineResult.p99Ms} ms with Redis up (ratio ${(result.subject.p99Ms / result.baselineResult.p99Ms).toFixed(2)})`,
+          );
+          return result;
+        });
+      } finally {
+        live.stop();
+        hung.stop();
+      }
     },
   },
   productScenario('product-sqlite'),

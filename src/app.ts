@@ -1,10 +1,12 @@
 // The composition root: builds the whole application from a config object and an open storage (STYLE §7).
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TObject } from 'typebox';
 import { memoryKeyValue } from './adapters/kv/memory.ts';
 import type { KeyValue } from './adapters/kv/port.ts';
+import { redisKeyValue } from './adapters/kv/redis.ts';
+import { type ResilientKeyValue, resilientKeyValue } from './adapters/kv/resilient.ts';
 import type { Config } from './config.ts';
 import { installAuthentication } from './edge/authentication.ts';
 import { installAuthorization } from './edge/authorization.ts';
@@ -12,15 +14,27 @@ import { clientErrorHandler } from './edge/client-errors.ts';
 import { installContentTypes } from './edge/content-types.ts';
 import { installCors } from './edge/cors.ts';
 import { refuseCredentialsInQuery } from './edge/credentials-in-query.ts';
+import { deprecatedCallCounter, deprecatedUsageRoutes } from './edge/deprecated-usage.ts';
 import { sendError } from './edge/error-envelope.ts';
 import { installErrorHandler, toApiError } from './edge/error-handler.ts';
 import { installIdempotency } from './edge/idempotency.ts';
 import { installMethodTable } from './edge/method-table.ts';
 import { publicRoutes as defaultPublicRoutes } from './edge/public-routes.ts';
-import { installAnonymousRateLimit } from './edge/rate-limit.ts';
+import { installRateLimits } from './edge/rate-limit.ts';
 import { echoRequestId, requestIdFor } from './edge/request-id.ts';
 import { requireDeclaredScopes } from './edge/scopes.ts';
+import { installSecurityHeaders } from './edge/security-headers.ts';
+import { httpsServerOptions } from './edge/tls.ts';
 import { installValidators } from './edge/validation.ts';
+import {
+  type ApiVersion,
+  apiVersions,
+  collectVersionedPaths,
+  installVersioning,
+  type ServedPaths,
+  versionHeaders,
+  versionRewriter,
+} from './edge/versioning.ts';
 import { type Clock, systemClock } from './kernel/clock.ts';
 import { ApiError } from './kernel/errors.ts';
 import { cursorCodec } from './kernel/pagination.ts';
@@ -39,9 +53,10 @@ import {
   oauthRoutes,
 } from './modules/oauth/index.ts';
 import { Order, ordersRoutes, ordersService } from './modules/orders/index.ts';
-import { User, usersRoutes, usersService } from './modules/users/index.ts';
+import { User, usersRoutes, usersService, usersV2 } from './modules/users/index.ts';
 import type { Storage } from './storage/database.ts';
 import { sharedSecret } from './storage/settings.ts';
+import { apiVersionDocument } from './transports/rest/api-versions.ts';
 import { installConditionalGet } from './transports/rest/conditional-get.ts';
 import { discoveryRoutes } from './transports/rest/discovery.ts';
 import { errorSchemaId } from './transports/rest/error-responses.ts';
@@ -71,6 +86,22 @@ function sparseOf(schema: TObject) {
   };
 }
 
+/** Redis behind a circuit breaker, with this process's memory to answer from while Redis fails. */
+async function redisCounters(
+  url: string,
+  commandTimeoutMs: number,
+  nowMs: () => number,
+  log: FastifyBaseLogger,
+): Promise<ResilientKeyValue> {
+  const shared = await redisKeyValue({ url, nowMs, commandTimeoutMs });
+  return resilientKeyValue({
+    shared,
+    local: memoryKeyValue(nowMs),
+    probe: shared.ping,
+    log: { warn: (message) => log.warn(message), info: (message) => log.info(message) },
+  });
+}
+
 export async function buildApp({
   config,
   storage,
@@ -79,12 +110,19 @@ export async function buildApp({
   publicRoutes = defaultPublicRoutes,
 }: AppDependencies): Promise<FastifyInstance> {
   const { publicUrl } = config;
+  // Over TLS the server speaks HTTP/2 and HTTP/1.1 on one port, so its request and reply objects are the HTTP/2
+  // compatibility ones; every hook and route here uses only what both kinds share.
+  const serverOptions = config.tls ? await httpsServerOptions(config.tls) : {};
+  // Filled as routes are registered: which paths `/v2/…` and unversioned ones are routed to (edge/versioning.ts).
+  const versioned: ServedPaths = { segments: new Set(), ownRoutes: new Set() };
   const app = Fastify({
+    ...serverOptions,
     logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
     },
     genReqId: requestIdFor,
+    rewriteUrl: versionRewriter(versioned),
     requestIdHeader: false,
     bodyLimit: bodyLimitBytes,
     onProtoPoisoning: 'error',
@@ -96,6 +134,7 @@ export async function buildApp({
     clientErrorHandler: clientErrorHandler(publicUrl),
     // Framework errors found before routing (a badly encoded URL) still answer with the envelope.
     frameworkErrors: (error, request, reply) => {
+      versionHeaders(request, reply, publicUrl);
       sendError(
         request,
         reply,
@@ -105,25 +144,35 @@ export async function buildApp({
     },
   });
 
+  collectVersionedPaths(app, versioned);
   installValidators(app);
   installContentTypes(app);
   echoRequestId(app);
+  await installSecurityHeaders(app, { tls: config.tls !== null });
   installErrorHandler(app, publicUrl);
   installMethodTable(app, publicUrl);
   await installCors(app, config.corsOrigins);
   const nowMs = () => clock().getTime();
-  const kv = keyValue ?? memoryKeyValue(nowMs);
-  installAnonymousRateLimit(app, kv, config.rateLimitAnonymous, nowMs);
+  const redis =
+    !keyValue && config.redisUrl
+      ? await redisCounters(config.redisUrl, config.redisCommandTimeoutMs, nowMs, app.log)
+      : null;
+  const kv = keyValue ?? redis ?? memoryKeyValue(nowMs);
+  const rateLimits = installRateLimits(
+    app,
+    kv,
+    { anonymous: config.rateLimitAnonymous, tiers: config.rateLimitTiers },
+    nowMs,
+  );
   // A store passed in belongs to the caller; only the one made here is closed here.
   if (!keyValue) app.addHook('onClose', () => kv.close());
-  for (const [variable, url] of [
-    ['REDIS_URL', config.redisUrl],
-    ['AMQP_URL', config.amqpUrl],
-  ] as const) {
-    if (url) app.log.warn(`${variable} is set, but this build has no adapter for it yet: the embedded one is used.`);
-  }
+  if (config.amqpUrl)
+    app.log.warn('AMQP_URL is set, but this build has no adapter for it yet: the embedded one is used.');
   await app.register(cookie);
   const users = usersService(storage, clock);
+  const deprecatedCalls = deprecatedCallCounter(storage, clock);
+  const versionTransforms = [usersV2((id) => users.get(id))];
+  installVersioning(app, { publicUrl, transforms: versionTransforms, counter: deprecatedCalls });
   const trusted = { publicUrl, corsOrigins: config.corsOrigins };
   const sessions = sessionStore(kv, nowMs);
   const sessionAuth = sessionAuthentication(sessions, users, trusted);
@@ -138,6 +187,7 @@ export async function buildApp({
     oauthAuthenticator(oauthProvider, users),
     sessionAuth.authenticator,
   ]);
+  rateLimits.afterAuthentication();
   installAuthorization(app);
   requireDeclaredScopes(app, publicRoutes);
   installConditionalGet(app);
@@ -169,11 +219,14 @@ export async function buildApp({
   productsRoutes(app, products, context);
   ordersRoutes(app, { service: ordersService(storage, clock, { users, products }), users, products }, context);
   contentRoutes(app, contentService(storage, clock, users), users, context);
+  deprecatedUsageRoutes(app, deprecatedCalls);
 
   await discoveryRoutes(app, {
     publicUrl,
     storage,
-    versions: ['v1'],
+    ...(redis ? { keyValueHealth: redis.health } : {}),
+    versions: [...apiVersions],
+    openapi: (swagger, version) => apiVersionDocument(swagger, version as ApiVersion, publicUrl, versionTransforms),
     errorsDoc,
     collections: [
       { rel: 'users', path: '/v1/users', title: 'Users', query: ['sort', 'role', 'status', 'email'] },

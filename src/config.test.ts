@@ -5,6 +5,11 @@ import { ConfigError, loadConfig, parseDurationMs } from './config.ts';
 
 const minute = 60_000;
 const hour = 60 * minute;
+const day = 24 * hour;
+const tier = (perDay: number | null, perMinute: number) => ({
+  burst: { limit: perMinute, windowMs: minute },
+  daily: perDay === null ? null : { limit: perDay, windowMs: day },
+});
 
 test('with no environment the defaults are those of the CONTRACT', () => {
   assert.deepEqual(loadConfig({}), {
@@ -13,12 +18,21 @@ test('with no environment the defaults are those of the CONTRACT', () => {
     publicUrl: 'http://127.0.0.1:3000',
     databaseUrl: 'sqlite:./data/portico.sqlite',
     redisUrl: null,
+    redisCommandTimeoutMs: 50,
     amqpUrl: null,
     corsOrigins: [],
     tls: null,
+    httpRedirectPort: null,
     logLevel: 'info',
     trustProxy: [],
     rateLimitAnonymous: { limit: 60, windowMs: minute },
+    rateLimitTiers: {
+      free: tier(100, 20),
+      basic: tier(1_000, 60),
+      pro: tier(10_000, 300),
+      enterprise: tier(100_000, 2_000),
+      internal: tier(null, 10_000),
+    },
     webhookRetryScheduleMs: [minute, 5 * minute, 30 * minute, 2 * hour, 12 * hour, 24 * hour],
     webhookAllowPrivateTargets: false,
     accessTokens: { algorithm: 'EdDSA', hs256Secret: null },
@@ -44,13 +58,16 @@ test('every variable is read when set to a good value', () => {
     PUBLIC_URL: 'https://api.example.com/portico/',
     DATABASE_URL: 'postgres://portico:secret@db.internal:5432/portico',
     REDIS_URL: 'rediss://cache.internal:6380/0',
+    REDIS_COMMAND_TIMEOUT: '20ms',
     AMQP_URL: 'amqp://guest:guest@broker.internal:5672',
     CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
     TLS_CERT_FILE: '/etc/portico/cert.pem',
     TLS_KEY_FILE: '/etc/portico/key.pem',
+    HTTP_REDIRECT_PORT: '8081',
     LOG_LEVEL: 'debug',
     TRUST_PROXY: '10.0.0.0/8, 127.0.0.1, ::1, fd00::/8',
     RATE_LIMIT_ANONYMOUS: '100/10s',
+    RATE_LIMIT_TIERS: 'free=500/50, internal=none/99',
     WEBHOOK_RETRY_SCHEDULE: '30s, 1h,2d',
     WEBHOOK_ALLOW_PRIVATE_TARGETS: '1',
     JWT_ALGORITHM: 'ES256',
@@ -61,12 +78,21 @@ test('every variable is read when set to a good value', () => {
     publicUrl: 'https://api.example.com/portico',
     databaseUrl: 'postgres://portico:secret@db.internal:5432/portico',
     redisUrl: 'rediss://cache.internal:6380/0',
+    redisCommandTimeoutMs: 20,
     amqpUrl: 'amqp://guest:guest@broker.internal:5672',
     corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
     tls: { certFile: '/etc/portico/cert.pem', keyFile: '/etc/portico/key.pem' },
+    httpRedirectPort: 8081,
     logLevel: 'debug',
     trustProxy: ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'],
     rateLimitAnonymous: { limit: 100, windowMs: 10_000 },
+    rateLimitTiers: {
+      free: tier(500, 50),
+      basic: tier(1_000, 60),
+      pro: tier(10_000, 300),
+      enterprise: tier(100_000, 2_000),
+      internal: tier(null, 99),
+    },
     webhookRetryScheduleMs: [30_000, hour, 48 * hour],
     webhookAllowPrivateTargets: true,
     accessTokens: { algorithm: 'ES256', hs256Secret: null },
@@ -75,6 +101,11 @@ test('every variable is read when set to a good value', () => {
 
 test('the public URL defaults to the host and port the server listens on', () => {
   assert.equal(loadConfig({ HOST: 'localhost', PORT: '4000' }).publicUrl, 'http://localhost:4000');
+});
+
+test('with TLS files the default public URL is https', () => {
+  const tls = { TLS_CERT_FILE: '/etc/portico/cert.pem', TLS_KEY_FILE: '/etc/portico/key.pem' };
+  assert.equal(loadConfig({ ...tls, PORT: '8443' }).publicUrl, 'https://127.0.0.1:8443');
 });
 
 test('a sqlite: DATABASE_URL takes any path, and postgresql:// is accepted as postgres://', () => {
@@ -118,6 +149,8 @@ const badValues: [string, Record<string, string>][] = [
   ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
   ['REDIS_URL', { REDIS_URL: 'http://localhost:6379' }],
   ['REDIS_URL', { REDIS_URL: 'not a url' }],
+  ['REDIS_COMMAND_TIMEOUT', { REDIS_COMMAND_TIMEOUT: '50' }],
+  ['REDIS_COMMAND_TIMEOUT', { REDIS_COMMAND_TIMEOUT: '0ms' }],
   ['AMQP_URL', { AMQP_URL: 'redis://localhost:5672' }],
   ['AMQP_URL', { AMQP_URL: 'rabbitmq' }],
   ['CORS_ORIGINS', { CORS_ORIGINS: 'app.example.com' }],
@@ -127,6 +160,11 @@ const badValues: [string, Record<string, string>][] = [
   ['CORS_ORIGINS', { CORS_ORIGINS: 'https://ok.example.com, nope' }],
   ['TLS_KEY_FILE', { TLS_CERT_FILE: '/etc/portico/cert.pem' }],
   ['TLS_CERT_FILE', { TLS_KEY_FILE: '/etc/portico/key.pem' }],
+  ['HTTP_REDIRECT_PORT', { HTTP_REDIRECT_PORT: '8080' }],
+  ['HTTP_REDIRECT_PORT', { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', HTTP_REDIRECT_PORT: '0' }],
+  ['HTTP_REDIRECT_PORT', { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', HTTP_REDIRECT_PORT: '65536' }],
+  ['HTTP_REDIRECT_PORT', { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', HTTP_REDIRECT_PORT: 'http' }],
+  ['HTTP_REDIRECT_PORT', { TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', PORT: '8443', HTTP_REDIRECT_PORT: '8443' }],
   ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
   ['LOG_LEVEL', { LOG_LEVEL: 'INFO' }],
   ['LOG_LEVEL', { LOG_LEVEL: '' }],
@@ -149,6 +187,13 @@ const badValues: [string, Record<string, string>][] = [
   ['RATE_LIMIT_ANONYMOUS', { RATE_LIMIT_ANONYMOUS: '60/1 minute' }],
   ['RATE_LIMIT_ANONYMOUS', { RATE_LIMIT_ANONYMOUS: '60/500ms' }],
   ['RATE_LIMIT_ANONYMOUS', { RATE_LIMIT_ANONYMOUS: '60/1m/10' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'gold=1/1' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'free=0/5' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'free=10/0' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'free=10' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'free=ten/5' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'free=10/5,' }],
+  ['RATE_LIMIT_TIERS', { RATE_LIMIT_TIERS: 'internal=none/5\nfree=1/1' }],
   ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '' }],
   ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '1m,,5m' }],
   ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '1m;5m' }],

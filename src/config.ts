@@ -1,10 +1,17 @@
 // Environment → a typed, validated configuration. The only reader of process.env; a bad value stops start-up
 // with one line naming the variable.
 import { isIP } from 'node:net';
+import { type Tier, tiers } from './modules/identity/principal.ts';
 
 export interface RateLimitRule {
   limit: number;
   windowMs: number;
+}
+
+/** A tier's allowance: a per-minute burst and, except for `internal`, a daily quota. */
+export interface TierLimits {
+  burst: RateLimitRule;
+  daily: RateLimitRule | null;
 }
 
 export interface Config {
@@ -14,13 +21,18 @@ export interface Config {
   publicUrl: string;
   databaseUrl: string;
   redisUrl: string | null;
+  /** How long a rate decision may wait on Redis before this process answers it alone (REDIS_COMMAND_TIMEOUT). */
+  redisCommandTimeoutMs: number;
   amqpUrl: string | null;
   corsOrigins: string[];
   tls: { certFile: string; keyFile: string } | null;
+  /** A plain-HTTP port that answers every request with a 308 to the HTTPS URL; only with TLS. */
+  httpRedirectPort: number | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Addresses or CIDRs whose X-Forwarded-For is believed; empty means none. */
   trustProxy: string[];
   rateLimitAnonymous: RateLimitRule;
+  rateLimitTiers: Record<Tier, TierLimits>;
   webhookRetryScheduleMs: number[];
   webhookAllowPrivateTargets: boolean;
   /** How access tokens are signed: an asymmetric key kept in the database, or HS256 with a configured secret. */
@@ -118,6 +130,51 @@ function readRateLimit(env: Env): RateLimitRule {
   return { limit, windowMs };
 }
 
+const minuteMs = 60_000;
+const dayMs = 86_400_000;
+const tierLimits = (daily: number | null, burstPerMinute: number): TierLimits => ({
+  burst: { limit: burstPerMinute, windowMs: minuteMs },
+  daily: daily === null ? null : { limit: daily, windowMs: dayMs },
+});
+
+const defaultTiers: Record<Tier, TierLimits> = {
+  free: tierLimits(100, 20),
+  basic: tierLimits(1_000, 60),
+  pro: tierLimits(10_000, 300),
+  enterprise: tierLimits(100_000, 2_000),
+  internal: tierLimits(null, 10_000),
+};
+
+/** `free=100/20,internal=none/10000`: requests a day (or `none`) / requests a minute; unnamed tiers keep defaults. */
+function readRateLimitTiers(env: Env): Record<Tier, TierLimits> {
+  const raw = env.RATE_LIMIT_TIERS ?? '';
+  const result = { ...defaultTiers };
+  if (raw.trim() === '') return result;
+  for (const entry of raw.split(',')) {
+    const match = /^\s*([a-z]+)=(\d+|none)\/(\d+)\s*$/.exec(entry);
+    const tier = match?.[1] as Tier | undefined;
+    const daily = match?.[2] === 'none' ? null : Number(match?.[2]);
+    const burst = Number(match?.[3]);
+    if (!match || tier === undefined || !tiers.includes(tier) || daily === 0 || burst < 1) {
+      throw new ConfigError(
+        'RATE_LIMIT_TIERS',
+        `must be a comma list of 'tier=PER_DAY/PER_MINUTE' (PER_DAY may be 'none') with tiers among ` +
+          `${tiers.join(', ')}, such as 'free=100/20', got '${raw}'`,
+      );
+    }
+    result[tier] = tierLimits(daily, burst);
+  }
+  return result;
+}
+
+function readRedisCommandTimeout(env: Env): number {
+  const raw = env.REDIS_COMMAND_TIMEOUT ?? '50ms';
+  const ms = parseDurationMs(raw);
+  if (ms === null || ms < 1)
+    throw new ConfigError('REDIS_COMMAND_TIMEOUT', `must be a duration such as '50ms', got '${raw}'`);
+  return ms;
+}
+
 function readSchedule(env: Env): number[] {
   const raw = env.WEBHOOK_RETRY_SCHEDULE ?? '1m,5m,30m,2h,12h,24h';
   const delays = raw.split(',').map((part) => parseDurationMs(part));
@@ -134,6 +191,18 @@ function readTls(env: Env): Config['tls'] {
   if (certFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'must be set when TLS_KEY_FILE is');
   if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'must be set when TLS_CERT_FILE is');
   return { certFile, keyFile };
+}
+
+function readRedirectPort(env: Env, tls: Config['tls'], port: number): number | null {
+  const raw = env.HTTP_REDIRECT_PORT ?? '';
+  if (raw === '') return null;
+  const redirectPort = Number(raw);
+  if (!/^\d+$/.test(raw) || redirectPort < 1 || redirectPort > 65535)
+    throw new ConfigError('HTTP_REDIRECT_PORT', `must be an integer from 1 to 65535, got '${raw}'`);
+  if (tls === null)
+    throw new ConfigError('HTTP_REDIRECT_PORT', 'redirects to HTTPS, so TLS_CERT_FILE and TLS_KEY_FILE must be set');
+  if (redirectPort === port) throw new ConfigError('HTTP_REDIRECT_PORT', `must differ from PORT (${port})`);
+  return redirectPort;
 }
 
 function readOrigins(env: Env): string[] {
@@ -207,8 +276,9 @@ function readAccessTokens(env: Env): AccessTokenConfig {
 export function loadConfig(env: Env = process.env): Config {
   const host = env.HOST ?? '127.0.0.1';
   const port = readPort(env);
+  const tls = readTls(env);
   // An IPv6 literal goes in brackets in a URL (RFC 3986 §3.2.2).
-  const publicUrl = readPublicUrl(env, `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`);
+  const publicUrl = readPublicUrl(env, `${tls ? 'https' : 'http'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`);
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!(logLevels as readonly string[]).includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${logLevels.join(', ')}, got '${logLevel}'`);
@@ -219,12 +289,15 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     databaseUrl: readDatabaseUrl(env),
     redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisCommandTimeoutMs: readRedisCommandTimeout(env),
     amqpUrl: readUrl(env, 'AMQP_URL', ['amqp:', 'amqps:']),
     corsOrigins: readOrigins(env),
-    tls: readTls(env),
+    tls,
+    httpRedirectPort: readRedirectPort(env, tls, port),
     logLevel: logLevel as Config['logLevel'],
     trustProxy: readTrustProxy(env),
     rateLimitAnonymous: readRateLimit(env),
+    rateLimitTiers: readRateLimitTiers(env),
     webhookRetryScheduleMs: readSchedule(env),
     webhookAllowPrivateTargets: readFlag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS'),
     accessTokens: readAccessTokens(env),

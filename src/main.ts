@@ -6,7 +6,7 @@ import { ConfigError } from './config.ts';
 const usage = `Usage: portico <command> [options]
 
 Commands:
-  serve [--host H] [--port N]                       serve the API (the first start seeds a demo set)
+  serve [--host H] [--port N] [--tls self-signed]   serve the API (the first start seeds a demo set)
   migrate                                           bring the database schema up to date
   seed [--users N] [--products N] [--seed S]        load a deterministic data set
   users create --email E [--password P] [--role R]  create a user and print it as JSON

@@ -353,6 +353,16 @@ for (const kind of storageKinds()) {
       const anonymous = await api('GET', '/v1/orders');
       expectEnvelope(anonymous, 401, 'AUTHENTICATION_REQUIRED');
       assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Bearer realm="portico"$/);
+      // A credential nobody recognises is refused even where anonymous callers are welcome.
+      for (const headers of [
+        { authorization: 'Bearer rate:anonymous:127.0.0.1' },
+        { authorization: 'Bearer opaque-but-unknown' },
+        { 'x-api-key': 'garbage' },
+      ]) {
+        const refused = await api('GET', '/v1/products', { headers });
+        expectEnvelope(refused, 401, 'AUTHENTICATION_REQUIRED');
+        assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+      }
 
       const readOnly = await created(
         await admin('POST', '/v1/api-keys', { ownerId: world.owner, scopes: ['orders:read'] }),

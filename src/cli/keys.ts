@@ -13,12 +13,14 @@ import { rotateSigningCommand } from './rotate-signing.ts';
 export const keysUsage = `Usage: portico keys <action> [options]
 
 Actions:
-  create --email E [--mode test|live] [--scopes a,b] [--publishable] [--name N]
+  create --email E [--mode test|live] [--scopes a,b] [--publishable] [--name N] [--tier T] [--api-version v1|v2]
       creates an API key for the user with that email; the secret is printed alone on the last line, this once
   rotate-signing
       makes a new key sign access tokens; the previous ones verify until their tokens have expired
 
-Scopes default to all the owner's role allows (products:read for a publishable key).`;
+Scopes default to all the owner's role allows (products:read for a publishable key).
+Tiers are free, basic, pro, enterprise and internal; the default is the owner's (internal for admins, else free).
+--api-version pins the version unversioned paths (/users) serve the key when a request asks for none.`;
 
 type Subcommand = (args: string[], context: CommandContext) => Promise<void>;
 
@@ -32,6 +34,8 @@ async function createKey(args: string[], { env, stdout }: CommandContext): Promi
     scopes: { type: 'string' },
     publishable: { type: 'boolean' },
     name: { type: 'string' },
+    tier: { type: 'string' },
+    'api-version': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return stdout(keysUsage);
@@ -41,6 +45,8 @@ async function createKey(args: string[], { env, stdout }: CommandContext): Promi
     type: values.publishable ? 'publishable' : 'secret',
     ...(values.mode === undefined ? {} : { mode: values.mode }),
     ...(values.scopes === undefined ? {} : { scopes: values.scopes.split(',').map((scope) => scope.trim()) }),
+    ...(values.tier === undefined ? {} : { tier: values.tier }),
+    ...(values['api-version'] === undefined ? {} : { apiVersion: values['api-version'] }),
   };
   if (!checkCreate(input)) {
     const [first] = validationDetails(checkCreate.errors ?? [], 'key');
@@ -57,7 +63,8 @@ async function createKey(args: string[], { env, stdout }: CommandContext): Promi
     if (!owner) throw new CommandError(`keys create: no user has the email '${values.email}'`);
     const { key, secret } = await apiKeysService(storage, systemClock, users).createForOwner(owner.id, input);
     stdout(
-      `Created ${key.id} (${key.type}, ${key.mode}) for ${owner.email}, scopes: ${key.scopes.join(' ') || 'none'}.`,
+      `Created ${key.id} (${key.type}, ${key.mode}, tier ${key.tier ?? 'default'}) for ${owner.email}, ` +
+        `scopes: ${key.scopes.join(' ') || 'none'}.`,
     );
     stdout('The secret is shown this once; keep it now:');
     stdout(secret);

@@ -1,15 +1,19 @@
-// `portico serve`: migrates, seeds a demo set on the first start of an empty database, serves HTTP, and shuts down
-// gracefully on SIGTERM or SIGINT.
+// `portico serve`: migrates, seeds a demo set on the first start of an empty database, serves HTTP or HTTPS, and
+// shuts down gracefully on SIGTERM or SIGINT.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.ts';
-import { loadConfig } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
+import { httpsRedirectServer } from '../edge/https-redirect.ts';
 import { demoAdmin, demoAdminPassword, demoPlan, isDatabaseEmpty, seedDemo } from '../seed/seed.ts';
 import { openStorage, type Storage } from '../storage/database.ts';
 import { migrateToLatest } from '../storage/migrate.ts';
 import { type CommandContext, CommandError, integerOption, parseCommand, UsageError } from './args.ts';
+import { makeDevCertificate } from './dev-certificate.ts';
 
-export const serveUsage = `Usage: portico serve [--host H] [--port N]
+export const serveUsage = `Usage: portico serve [--host H] [--port N] [--tls self-signed]
 
 Serves the API. The first start on an empty database applies the migrations and seeds a small demo set.
 SIGTERM or SIGINT (Ctrl-C) stops it gracefully: no new connections, in-flight requests finish, the
@@ -17,7 +21,10 @@ database is closed. A second signal forces an immediate exit with code 1.
 
   --host H   address to listen on (overrides HOST; default 127.0.0.1)
   --port N   port to listen on, 0 to 65535 (overrides PORT; default 3000)
-  --tls M    HTTPS arrives with the TLS issue; not available in this build yet`;
+  --tls self-signed
+             serve HTTPS (HTTP/2 and HTTP/1.1 on one port) with a development certificate for localhost and
+             127.0.0.1, made at start and removed at shutdown; for a real certificate set TLS_CERT_FILE and
+             TLS_KEY_FILE instead (HTTP_REDIRECT_PORT adds a plain-HTTP port that redirects to HTTPS)`;
 
 /**
  * A Ctrl-C under `npm start` arrives twice within a few milliseconds: the terminal signals the whole process group
@@ -43,24 +50,32 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return stdout(serveUsage);
-  if (values.tls !== undefined) {
+  if (values.tls !== undefined && values.tls !== 'self-signed') {
     throw new UsageError(
-      '--tls: TLS is not available in this build yet; serve HTTP (without --tls) behind a TLS proxy',
+      `--tls must be 'self-signed', got '${values.tls}'; for a certificate of your own set TLS_CERT_FILE and TLS_KEY_FILE`,
     );
   }
   if (values.host === '') throw new UsageError('--host must not be empty');
   const port = values.port === undefined ? undefined : integerOption('port', values.port, 0, 65535);
-  const config = loadConfig({
-    ...env,
-    ...(values.host === undefined ? {} : { HOST: values.host }),
-    ...(port === undefined ? {} : { PORT: String(port) }),
-  });
-  // Serving plain HTTP when certificates were configured would silently drop the protection asked for.
-  if (config.tls)
-    throw new CommandError('TLS_CERT_FILE: TLS is not available in this build yet; unset it and TLS_KEY_FILE');
+  const devCertificate = values.tls === 'self-signed' ? await makeDevCertificate() : null;
+  let config: Config;
+  try {
+    config = loadConfig({
+      ...env,
+      ...(values.host === undefined ? {} : { HOST: values.host }),
+      ...(port === undefined ? {} : { PORT: String(port) }),
+      // Like --host and --port, the flag wins over the environment's certificate files.
+      ...(devCertificate ? { TLS_CERT_FILE: devCertificate.certFile, TLS_KEY_FILE: devCertificate.keyFile } : {}),
+    });
+  } catch (error) {
+    await devCertificate?.remove();
+    throw error;
+  }
 
   const storage = openStorage(config.databaseUrl);
   let app: FastifyInstance | undefined;
+  let redirect: Server | undefined;
+  let listening = `${config.host}:${config.port}`;
   try {
     const { applied } = await migrateToLatest(storage);
     if (applied.length > 0) stdout(`Applied migrations: ${applied.join(', ')}`);
@@ -72,30 +87,47 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
     }
     app = await buildApp({ config, storage });
     await app.listen({ host: config.host, port: config.port });
+    if (config.httpRedirectPort !== null) {
+      listening = `${config.host}:${config.httpRedirectPort} (HTTP_REDIRECT_PORT)`;
+      redirect = httpsRedirectServer(config.publicUrl).listen(config.httpRedirectPort, config.host);
+      await once(redirect, 'listening');
+    }
   } catch (error) {
+    redirect?.close();
     await app?.close();
     await storage.close();
+    await devCertificate?.remove();
     const reason = socketErrors[(error as { code?: string }).code ?? ''];
-    if (reason) throw new CommandError(`cannot listen on ${config.host}:${config.port}: ${reason}`);
+    if (reason) throw new CommandError(`cannot listen on ${listening}: ${reason}`);
     throw error;
   }
 
   const address = app.server.address() as AddressInfo;
   const base = config.publicUrl;
+  const scheme = config.tls ? 'https' : 'http';
   stdout(
     [
-      `Portico is listening on http://${hostForUrl(address)}:${address.port}`,
+      `Portico is listening on ${scheme}://${hostForUrl(address)}:${address.port}`,
       `  API root   ${base}/`,
       `  Docs       ${base}/docs`,
       `  OpenAPI    ${base}/v1/openapi.json`,
       `  Health     ${base}/healthz`,
+      ...(redirect
+        ? [`  Redirect   http://${hostForUrl(redirect.address() as AddressInfo)}:${config.httpRedirectPort} → ${base}`]
+        : []),
+      ...(devCertificate
+        ? [`  Certificate ${devCertificate.certFile} (self-signed, for development; trust it with curl --cacert)`]
+        : []),
     ].join('\n'),
   );
-  shutDownOnSignals(app, storage);
+  shutDownOnSignals(app, storage, async () => {
+    redirect?.close();
+    await devCertificate?.remove();
+  });
 }
 
 /** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the database, exit 0. */
-function shutDownOnSignals(app: FastifyInstance, storage: Storage): void {
+function shutDownOnSignals(app: FastifyInstance, storage: Storage, release: () => Promise<void>): void {
   let first: { signal: NodeJS.Signals; atMs: number } | null = null;
 
   async function shutDown(): Promise<void> {
@@ -105,6 +137,7 @@ function shutDownOnSignals(app: FastifyInstance, storage: Storage): void {
       await app.close();
       app.log.info('Shutdown: in-flight requests finished and the HTTP server is closed');
       await storage.close();
+      await release();
       app.log.info('Shutdown: database closed; exiting');
       process.exit(0);
     } catch (error) {

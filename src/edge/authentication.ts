@@ -74,5 +74,9 @@ export function installAuthentication(app: FastifyInstance, authenticators: read
         return;
       }
     }
+    // A token or key that no authenticator recognises is a bad credential too, not a way to be anonymous.
+    if (request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined) {
+      throw badCredentials('credential');
+    }
   });
 }

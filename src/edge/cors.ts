@@ -15,6 +15,8 @@ export const exposedHeaders = [
   'RateLimit-Policy',
   'RateLimit',
   'Idempotent-Replayed',
+  'Deprecation',
+  'Sunset',
 ];
 
 const allowedHeaders = [

@@ -10,6 +10,7 @@ export const publicRoutes: readonly string[] = [
   'GET /readyz',
   'GET /docs*',
   'GET /v1/openapi.json',
+  'GET /v2/openapi.json',
   // The catalog.
   'GET /v1/products',
   'GET /v1/products/:id',

@@ -1,46 +1,204 @@
-// The anonymous per-client-IP rate limit (RATE_LIMIT_ANONYMOUS), decided before the body is read so floods are
-// cheap to refuse. Every limited response carries both the de-facto X-RateLimit-* fields and the IETF fields of
-// draft-ietf-httpapi-ratelimit-headers-11; a refusal is 429 with Retry-After (RFC 9110 §10.2.3).
-import type { FastifyInstance, FastifyReply } from 'fastify';
+// Rate limits, in two stages around authentication.
+//   1. Before authentication (onRequest), per client address (edge/client-address.ts): a request without a
+//      credential takes from the address's allowance (RATE_LIMIT_ANONYMOUS). A request with one is let through to
+//      authentication unless its address is blocked for sending bad credentials; each bad credential (a 401 to a
+//      request that carried one) takes from the same allowance, and using it up blocks the address until it may
+//      fail once more. So a flood of bad credentials is refused before any key is looked up or token verified,
+//      while good credentials behind one shared address (an office, a NAT) are limited only by their own tier. While
+//      an address is blocked its good credentials are refused too: telling them apart would take authenticating.
+//   2. After authentication, before authorization (preValidation), per caller (principal.ts rateSubjectOf: an API
+//      key, a user, an OAuth client): the tier's per-minute burst, then its daily quota (internal has none). A
+//      request refused by the burst takes nothing; the daily quota is checked after the burst, so one refused by the
+//      daily quota has used one burst request, which refills within seconds. Counting before authorization means a
+//      403 counts too, and carries the caller's fields like any answer.
+//   3. A request with a credential that is answered before stage 2 (a body refused as unreadable, too large or of the
+//      wrong type, before authentication runs) counts against its address, as one with a bad credential does.
+// A route's `config.rateCost` (default 1) is what one call takes from every allowance it is counted against.
+// Every answer carries the de-facto X-RateLimit-* fields (for the allowance closest to refusing) and the IETF fields
+// of draft-ietf-httpapi-ratelimit-headers-11; a refusal is 429 RATE_LIMITED with Retry-After (RFC 9110 §10.2.3).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyValue, RateDecision, RateRule } from '../adapters/kv/port.ts';
+import type { TierLimits } from '../config.ts';
 import { ApiError } from '../kernel/errors.ts';
+import { rateSubjectOf, type Tier, tierOf } from '../modules/identity/principal.ts';
+import { sessionCookie } from '../modules/identity/sessions/index.ts';
+import { clientAddress } from './client-address.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What one call takes from each allowance it counts against; 1 when unset. Expensive routes cost more. */
+    rateCost?: number;
+  }
+}
+
+export interface RateLimitPolicy {
+  /** Per client address, for requests without a valid credential. */
+  anonymous: RateRule;
+  tiers: Record<Tier, TierLimits>;
+}
+
+type PolicyName = 'anonymous' | 'burst' | 'daily';
+
+interface Policy {
+  name: PolicyName;
+  rule: RateRule;
+}
+
+interface Outcome extends Policy {
+  decision: RateDecision;
+}
 
 /** Probes from load balancers and orchestrators must never be refused. */
 const exempt = new Set(['/healthz', '/readyz']);
+const isExempt = (request: FastifyRequest): boolean => exempt.has(request.url.split('?')[0] ?? '');
 
 const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 
-function setRateHeaders(
-  reply: FastifyReply,
-  policy: string,
-  rule: RateRule,
-  decision: RateDecision,
-  nowMs: number,
-): void {
+/**
+ * Whether the request names a credential of the API's own authenticators, good or bad; authentication decides which.
+ * Other credentials (HTTP Basic client secrets for the OAuth token endpoint, whose answers no later hook sees, and
+ * cookies of other names) count as anonymous at once.
+ */
+const carriesCredential = (request: FastifyRequest): boolean =>
+  /^bearer /i.test(request.headers.authorization ?? '') ||
+  request.headers['x-api-key'] !== undefined ||
+  (request.headers.cookie ?? '').includes(`${sessionCookie}=`);
+
+/** A call never costs more than a whole allowance, or it could never be made at all. */
+const costOf = (request: FastifyRequest, rule: RateRule): number =>
+  Math.min(request.routeOptions.config?.rateCost ?? 1, rule.limit);
+
+/**
+ * The draft's fields: every policy that applies in RateLimit-Policy (the same on every answer), and what is left of
+ * each one this request was counted against in RateLimit. The X-RateLimit-* fields describe the closest to refusing.
+ */
+function setRateHeaders(reply: FastifyReply, policies: Policy[], outcomes: Outcome[], nowMs: number): void {
+  const closest = outcomes.reduce((a, b) =>
+    b.decision.remaining < a.decision.remaining ||
+    (b.decision.remaining === a.decision.remaining && b.decision.resetMs > a.decision.resetMs)
+      ? b
+      : a,
+  );
   reply
-    .header('x-ratelimit-limit', String(decision.limit))
-    .header('x-ratelimit-remaining', String(decision.remaining))
-    .header('x-ratelimit-reset', String(seconds(nowMs + decision.resetMs)))
-    .header('ratelimit-policy', `"${policy}";q=${rule.limit};w=${seconds(rule.windowMs)}`)
-    .header('ratelimit', `"${policy}";r=${decision.remaining};t=${seconds(decision.resetMs)}`);
+    .header('x-ratelimit-limit', String(closest.decision.limit))
+    .header('x-ratelimit-remaining', String(closest.decision.remaining))
+    .header('x-ratelimit-reset', String(seconds(nowMs + closest.decision.resetMs)))
+    .header(
+      'ratelimit-policy',
+      policies.map(({ name, rule }) => `"${name}";q=${rule.limit};w=${seconds(rule.windowMs)}`).join(', '),
+    )
+    .header(
+      'ratelimit',
+      outcomes
+        .map(({ name, decision }) => `"${name}";r=${decision.remaining};t=${seconds(decision.resetMs)}`)
+        .join(', '),
+    );
 }
 
-export function installAnonymousRateLimit(
+const refusalMessages: Record<PolicyName, (rule: RateRule, tier: Tier | null) => string> = {
+  anonymous: (rule) =>
+    `Too many requests without valid credentials from this address (${rule.limit} per ${seconds(rule.windowMs)} s).`,
+  burst: (rule, tier) => `The per-minute burst limit of the ${tier} tier (${rule.limit} requests) is used up.`,
+  daily: (rule, tier) => `The daily quota of the ${tier} tier (${rule.limit} requests) is used up.`,
+};
+
+function refusal(outcome: Outcome, tier: Tier | null): ApiError {
+  const retryAfter = String(Math.max(1, seconds(outcome.decision.retryAfterMs)));
+  const message = refusalMessages[outcome.name](outcome.rule, tier);
+  return new ApiError('RATE_LIMITED', `${message} Retry in ${retryAfter} s.`, {
+    details: [{ field: 'RateLimit', code: `${outcome.name.toUpperCase()}_LIMIT`, message }],
+    headers: { 'retry-after': retryAfter },
+  });
+}
+
+export function installRateLimits(
   app: FastifyInstance,
   kv: KeyValue,
-  rule: RateRule,
+  policy: RateLimitPolicy,
   nowMs: () => number,
-): void {
+): { afterAuthentication(): void } {
+  const anonymous: Policy = { name: 'anonymous', rule: policy.anonymous };
+  /** Requests already counted (or refused) by a stage, so none is counted twice. */
+  const counted = new WeakSet<FastifyRequest>();
+  const addressOf = (request: FastifyRequest) => clientAddress(request.ip, request.socket.remoteAddress);
+  const allowanceKey = (request: FastifyRequest) => `rate:anonymous:${addressOf(request)}`;
+  const blockKey = (request: FastifyRequest) => `rate:blocked:${addressOf(request)}`;
+
+  async function take(key: string, { name, rule }: Policy, request: FastifyRequest): Promise<Outcome> {
+    return { name, rule, decision: await kv.consumeRate(key, rule, costOf(request, rule)) };
+  }
+
+  async function countAnonymous(request: FastifyRequest, reply: FastifyReply): Promise<Outcome> {
+    counted.add(request);
+    const outcome = await take(allowanceKey(request), anonymous, request);
+    setRateHeaders(reply, [anonymous], [outcome], nowMs());
+    return outcome;
+  }
+
   app.addHook('onRequest', async (request, reply) => {
-    if (exempt.has(request.url.split('?')[0] ?? '')) return;
-    // request.ip honours X-Forwarded-For only from TRUST_PROXY addresses (Fastify's trustProxy).
-    const decision = await kv.consumeRate(`rate:anonymous:${request.ip}`, rule);
-    setRateHeaders(reply, 'anonymous', rule, decision, nowMs());
-    if (!decision.allowed) {
-      const retryAfter = String(Math.max(1, seconds(decision.retryAfterMs)));
-      throw new ApiError('RATE_LIMITED', `Too many requests from this address; retry in ${retryAfter} s.`, {
-        headers: { 'retry-after': retryAfter },
-      });
+    if (isExempt(request)) return;
+    if (!carriesCredential(request)) {
+      const outcome = await countAnonymous(request, reply);
+      if (!outcome.decision.allowed) throw refusal(outcome, null);
+      return;
+    }
+    const now = nowMs();
+    const blockedUntil = Number(await kv.get(blockKey(request)));
+    if (blockedUntil > now) {
+      const waitMs = blockedUntil - now;
+      const outcome: Outcome = {
+        ...anonymous,
+        decision: { allowed: false, limit: anonymous.rule.limit, remaining: 0, resetMs: waitMs, retryAfterMs: waitMs },
+      };
+      counted.add(request);
+      setRateHeaders(reply, [anonymous], [outcome], now);
+      throw refusal(outcome, null);
     }
   });
+
+  // A request with a credential that no stage counted (a bad credential's 401, or rule 3) is counted against its
+  // address; using the allowance up blocks the address until one more such request would be allowed.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (counted.has(request) || isExempt(request)) return payload;
+    const { decision, rule } = await countAnonymous(request, reply);
+    if (decision.allowed && decision.remaining > 0) return payload;
+    const waitMs = Math.ceil(
+      decision.allowed ? decision.resetMs - rule.windowMs + rule.windowMs / rule.limit : decision.retryAfterMs,
+    );
+    if (waitMs > 0) await kv.set(blockKey(request), String(nowMs() + waitMs), waitMs);
+    return payload;
+  });
+
+  return {
+    /** Registers the second stage: to be called once authentication has named the caller. */
+    afterAuthentication() {
+      app.addHook('preValidation', async (request, reply) => {
+        if (isExempt(request)) return;
+        const principal = request.principal;
+        if (principal === null) {
+          // A credential the route ignores (a session cookie sent to the login route) leaves the request anonymous.
+          if (counted.has(request)) return;
+          const outcome = await countAnonymous(request, reply);
+          if (!outcome.decision.allowed) throw refusal(outcome, null);
+          return;
+        }
+        const tier = tierOf(principal);
+        const limits = policy.tiers[tier];
+        const subject = rateSubjectOf(principal);
+        counted.add(request);
+        const burst: Policy = { name: 'burst', rule: limits.burst };
+        const policies = limits.daily ? [burst, { name: 'daily' as const, rule: limits.daily }] : [burst];
+        const outcomes: Outcome[] = [];
+        for (const each of policies) {
+          const outcome = await take(`rate:${each.name}:${subject}`, each, request);
+          outcomes.push(outcome);
+          if (!outcome.decision.allowed) {
+            setRateHeaders(reply, policies, outcomes, nowMs());
+            throw refusal(outcome, tier);
+          }
+        }
+        setRateHeaders(reply, policies, outcomes, nowMs());
+      });
+    },
+  };
 }

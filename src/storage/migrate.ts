@@ -9,6 +9,8 @@ import * as contentIndexes from './migrations/0003-content-indexes.ts';
 import * as credentials from './migrations/0004-credentials.ts';
 import * as apiKeys from './migrations/0005-api-keys.ts';
 import * as oauth from './migrations/0006-oauth.ts';
+import * as rateLimitTiers from './migrations/0007-rate-limit-tiers.ts';
+import * as apiVersions from './migrations/0008-api-versions.ts';
 
 /** Listed here rather than read from a folder, so the set is the same in every process and bundle. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +20,8 @@ const migrations: Record<string, Migration> = {
   '0004-credentials': credentials,
   '0005-api-keys': apiKeys,
   '0006-oauth': oauth,
+  '0007-rate-limit-tiers': rateLimitTiers,
+  '0008-api-versions': apiVersions,
 };
 
 /** Every migration, in the order they apply. */

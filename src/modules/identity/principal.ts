@@ -5,6 +5,10 @@ export type Role = 'admin' | 'customer';
 
 export type AuthMethod = 'session' | 'jwt' | 'api-key' | 'oauth';
 
+/** Rate-limit tiers, from the smallest allowance; `internal` is for admins' credentials and has no daily quota. */
+export const tiers = ['free', 'basic', 'pro', 'enterprise', 'internal'] as const;
+export type Tier = (typeof tiers)[number];
+
 export interface Principal {
   method: AuthMethod;
   /** The user acting; null for an OAuth client acting for itself (client credentials). */
@@ -21,6 +25,24 @@ export interface Principal {
   mode?: 'test' | 'live';
   /** The OAuth client the token was issued to. */
   clientId?: string;
+  /** The API version the credential is pinned to (`v1`), served on unversioned paths that ask for none. */
+  apiVersion?: 'v1' | 'v2';
+  /** The rate-limit tier the credential carries itself (an API key's); otherwise its role's, see tierOf. */
+  tier?: Tier;
+}
+
+/** The tier a caller is limited by: the credential's own, else admins `internal` and everyone else `free`. */
+export const tierOf = (principal: Principal): Tier =>
+  principal.tier ?? (principal.role === 'admin' ? 'internal' : 'free');
+
+/**
+ * Who a caller's allowance belongs to: an API key counts on its own, a user's sessions, JWTs and OAuth tokens share
+ * the user's, and an OAuth client acting for itself has its own.
+ */
+export function rateSubjectOf(principal: Principal): string {
+  if (principal.method === 'api-key') return `key:${principal.credentialId}`;
+  if (principal.userId !== null) return `user:${principal.userId}`;
+  return `client:${principal.clientId ?? principal.credentialId}`;
 }
 
 /** Every scope a route may declare, by resource; admin credentials get all of them. */
@@ -32,6 +54,8 @@ export const resourceScopes = [
   'comments',
   'api-keys',
   'oauth-clients',
+  // Who still calls deprecated API versions (edge/deprecated-usage.ts): for operators.
+  'api-usage',
 ] as const;
 
 export const allScopes: readonly string[] = resourceScopes.flatMap((resource) => [
@@ -41,10 +65,11 @@ export const allScopes: readonly string[] = resourceScopes.flatMap((resource) =>
 
 /**
  * What a customer's credentials may carry at most: reading and writing their own things (object-level checks
- * narrow each to the owner), reading the catalog. Writing products and managing OAuth clients are for admins.
+ * narrow each to the owner), reading the catalog. Writing products, managing OAuth clients and
+ * reading API usage are for admins.
  */
 export const customerScopes: readonly string[] = allScopes.filter(
-  (scope) => scope !== 'products:write' && !scope.startsWith('oauth-clients:'),
+  (scope) => scope !== 'products:write' && !scope.startsWith('oauth-clients:') && !scope.startsWith('api-usage:'),
 );
 
 /** The scopes a role may hold; a credential carries these, or the subset it was issued with. */

@@ -5,3 +5,4 @@ export { representUser, usersPath, usersRoutes } from './http.ts';
 export { insertUsers } from './repository.ts';
 export { User, UserCreate, UserPatch, type UserRecord } from './schema.ts';
 export { buildUser, type UsersService, usersService } from './service.ts';
+export { usersV2 } from './versions.ts';

@@ -343,7 +343,8 @@ export function crudRoutes<R extends Versioned, Create, Patch, Filters>(
   app.post(
     `${resource.path}/batch`,
     {
-      config: { scope: resource.scopes.write },
+      // Up to maxBatchItems writes in one call: it takes as much of the caller's allowance as ten single calls.
+      config: { scope: resource.scopes.write, rateCost: 10 },
       schema: {
         operationId: `create${plural(anyResource)}Batch`,
         summary: `Create up to ${maxBatchItems} ${resource.plural} at once`,

@@ -40,7 +40,17 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
       'new request, or repeat the first request exactly to get its response again.',
     [{ field: 'Idempotency-Key', code: 'MISMATCH', message: 'The key names another request.' }],
   ],
-  429: ['RATE_LIMITED', 'Too many requests from this address; retry in 12 s.', []],
+  429: [
+    'RATE_LIMITED',
+    'The per-minute burst limit of the free tier (20 requests) is used up. Retry in 12 s.',
+    [
+      {
+        field: 'RateLimit',
+        code: 'BURST_LIMIT',
+        message: 'The per-minute burst limit of the free tier (20 requests) is used up.',
+      },
+    ],
+  ],
   500: [
     'INTERNAL_ERROR',
     'An internal error occurred. Quote request id req_01jd2gq6f1e8x9v3k4m5n6p7q8 when you report it.',
@@ -102,14 +112,24 @@ const headers = {
     description: 'The calling origin, echoed when it is one of CORS_ORIGINS; absent for any other origin.',
     schema: { type: 'string', format: 'uri', maxLength: 2048 },
   },
-  'X-RateLimit-Limit': wholeNumber('Requests this client may make in the current window.'),
-  'X-RateLimit-Remaining': wholeNumber('Requests left in the current window.'),
-  'X-RateLimit-Reset': wholeNumber('When the window resets, in seconds since the Unix epoch.'),
+  'X-RateLimit-Limit': wholeNumber(
+    'Requests this caller may make in the window of the allowance closest to refusing (see RateLimit-Policy).',
+  ),
+  'X-RateLimit-Remaining': wholeNumber('Requests left in that allowance.'),
+  'X-RateLimit-Reset': wholeNumber('When that allowance is whole again, in seconds since the Unix epoch.'),
   'RateLimit-Policy': {
     description:
-      'The quota (q, requests) per window (w, seconds), as draft-ietf-httpapi-ratelimit-headers-11 spells it. ' +
-      'The `RateLimit` field of that draft comes with it: `"anonymous";r=<remaining>;t=<seconds to reset>`.',
-    schema: { type: 'string', maxLength: 256, pattern: '^"[a-z-]+";q=\\d+;w=\\d+$' },
+      'The allowances that apply, as draft-ietf-httpapi-ratelimit-headers-11 spells them: a name, the quota ' +
+      '(q, requests) and the window (w, seconds). Without valid credentials, `"anonymous"` per client address ' +
+      '(RATE_LIMIT_ANONYMOUS); with them, the tier\'s `"burst";q=…;w=60` and, except for the internal tier, ' +
+      '`"daily";q=…;w=86400`. The `RateLimit` field of that draft comes with it and says what is left of each: ' +
+      '`"burst";r=<remaining>;t=<seconds until whole>, "daily";r=…;t=…`. A route may cost more than one request ' +
+      '(batch creates cost 10).',
+    schema: {
+      type: 'string',
+      maxLength: 256,
+      pattern: '^"[a-z-]+";q=\\d+;w=\\d+(, "[a-z-]+";q=\\d+;w=\\d+)*$',
+    },
   },
   'WWW-Authenticate': {
     description:
@@ -137,8 +157,8 @@ const headers = {
     schema: { type: 'string', enum: ['true'] },
   },
   Link: {
-    description: 'RFC 8288 links to the first, next, prev and last pages.',
-    schema: { type: 'string', maxLength: 8192, pattern: '^<[^>]+>; rel="[a-z]+"(, <[^>]+>; rel="[a-z]+")*$' },
+    description: 'RFC 8288 links to the first, next, prev and last pages; on v1, also its successor version.',
+    schema: { type: 'string', maxLength: 8192, pattern: '^<[^>]+>; rel="[a-z-]+"(, <[^>]+>; rel="[a-z-]+")*$' },
   },
 };
 type HeaderName = keyof typeof headers;
@@ -316,8 +336,9 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         version: 'v1',
         description:
           'Users, products, orders and posts through REST done right. Every error is one JSON envelope with a ' +
-          'reason code; see /docs/errors. Answers carry the anonymous per-address rate limit as ' +
-          'X-RateLimit-* and the IETF RateLimit-Policy and RateLimit fields; a 429 says when to retry in Retry-After.',
+          'reason code; see /docs/errors. Answers carry the rate limits (per client address without credentials, ' +
+          'per API key, user or OAuth client by tier with them) as X-RateLimit-* and the IETF RateLimit-Policy and ' +
+          'RateLimit fields; a 429 names the limit that was hit and says when to retry in Retry-After.',
         contact: { name: 'Portico', url: `${publicUrl}/docs` },
         license: { name: 'MIT', identifier: 'MIT' },
       },
@@ -340,6 +361,7 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         { name: 'Tokens', description: 'Access and refresh tokens for API clients, and the keys that verify them.' },
         { name: 'API keys', description: 'Secret and publishable keys for servers and scripts.' },
         { name: 'OAuth clients', description: 'Applications registered with the OAuth 2.0 server (admins only).' },
+        { name: 'API usage', description: 'Who still calls deprecated API versions (admins only).' },
       ],
     },
     // A route that reads more than JSON (PATCH also takes application/merge-patch+json) documents each media type.

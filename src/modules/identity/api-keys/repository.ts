@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../../kernel/pagination.ts';
 import type { AnyDb } from '../../../storage/database.ts';
 import { paginate } from '../../../storage/paginate.ts';
+import type { Tier } from '../principal.ts';
 import type { ApiKeyRecord } from './schema.ts';
 
 type Tables = {
@@ -13,6 +14,8 @@ type Tables = {
     type: ApiKeyRecord['type'];
     mode: ApiKeyRecord['mode'];
     scopes: string;
+    tier: Tier | null;
+    api_version: ApiKeyRecord['apiVersion'];
     prefix: string;
     last4: string;
     version: number;
@@ -39,6 +42,8 @@ const toRecord = (row: Row): ApiKeyRecord => ({
   type: row.type,
   mode: row.mode,
   scopes: row.scopes === '' ? [] : row.scopes.split(' '),
+  tier: row.tier,
+  apiVersion: row.api_version,
   prefix: row.prefix,
   last4: row.last4,
   version: Number(row.version),
@@ -58,6 +63,8 @@ export async function insertKey(db: AnyDb, key: ApiKeyRecord, secretHash: string
       type: key.type,
       mode: key.mode,
       scopes: key.scopes.join(' '),
+      tier: key.tier,
+      api_version: key.apiVersion,
       prefix: key.prefix,
       last4: key.last4,
       version: key.version,

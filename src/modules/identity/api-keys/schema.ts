@@ -2,7 +2,7 @@
 // create and roll a key.
 import { type Static, Type } from 'typebox';
 import { Links, Nullable, StringEnum, Timestamp } from '../../../kernel/schemas.ts';
-import { allScopes } from '../principal.ts';
+import { allScopes, type Tier, tiers } from '../principal.ts';
 import type { KeyMode, KeyType } from './secrets.ts';
 
 // PostgreSQL text cannot hold U+0000, so no string may carry it on either storage (a 400, never a 500).
@@ -14,6 +14,15 @@ const KeyTypeSchema = StringEnum(['secret', 'publishable'], {
 const KeyModeSchema = StringEnum(['test', 'live']);
 const Scope = StringEnum(allScopes);
 const Scopes = Type.Array(Scope, { maxItems: allScopes.length, uniqueItems: true });
+const TierSchema = StringEnum(tiers, {
+  description:
+    "Admins only: the key's rate-limit tier (default: the owner's, internal for admins and free otherwise). " +
+    'By default free allows 100 requests a day, basic 1,000, pro 10,000, enterprise 100,000, each with a ' +
+    'per-minute burst; internal has no daily quota (RATE_LIMIT_TIERS).',
+});
+const ApiVersionSchema = StringEnum(['v1', 'v2'], {
+  description: 'The API version unversioned paths (`/users`) serve this key when the request asks for none.',
+});
 const userId = (description?: string) =>
   Type.String({
     maxLength: 64,
@@ -34,6 +43,12 @@ export const ApiKey = Type.Object(
     mode: KeyModeSchema,
     ownerId: userId(),
     scopes: Scopes,
+    tier: Nullable(
+      StringEnum(tiers, {
+        description: "The key's rate-limit tier; null means its owner's: internal for admins, free otherwise.",
+      }),
+    ),
+    apiVersion: Nullable(ApiVersionSchema),
     prefix: Type.String({ maxLength: 8, examples: ['sk_test_'] }),
     last4: Type.String({ maxLength: 4, examples: ['x7Qa'] }),
     secret: Nullable(
@@ -59,6 +74,10 @@ export interface ApiKeyRecord {
   type: KeyType;
   mode: KeyMode;
   scopes: string[];
+  /** Null: the owner's default tier, decided on each use. */
+  tier: Tier | null;
+  /** Null: the latest version. */
+  apiVersion: 'v1' | 'v2' | null;
   prefix: string;
   last4: string;
   version: number;
@@ -88,6 +107,8 @@ export const ApiKeyCreate = Type.Object(
       }),
     ),
     ownerId: Type.Optional(userId('Admins only: create the key for another user.')),
+    tier: Type.Optional(TierSchema),
+    apiVersion: Type.Optional(ApiVersionSchema),
     expiresAt: Type.Optional(Timestamp),
   },
   {

@@ -83,6 +83,8 @@ export function apiKeysService(storage: Storage, clock: Clock, users: UsersServi
       type,
       mode,
       scopes: input.scopes ?? [...ceiling],
+      tier: input.tier ?? null,
+      apiVersion: input.apiVersion ?? null,
       prefix: prefixOf(type, mode),
       last4: lastFourOf(secret),
       version: 1,
@@ -113,6 +115,12 @@ export function apiKeysService(storage: Storage, clock: Clock, users: UsersServi
       if (ownerId !== caller.userId && caller.role !== 'admin') {
         throw new ApiError('INSUFFICIENT_PERMISSIONS', 'Only an admin may create a key for another user.', {
           details: [{ field: 'ownerId', code: 'NOT_ALLOWED', message: 'Leave ownerId out to create your own key.' }],
+        });
+      }
+      // A tier is what a customer pays for: only an admin grants one.
+      if (input.tier !== undefined && caller.role !== 'admin') {
+        throw new ApiError('INSUFFICIENT_PERMISSIONS', 'Only an admin may choose the tier of a key.', {
+          details: [{ field: 'tier', code: 'NOT_ALLOWED', message: "Leave tier out to get the owner's default." }],
         });
       }
       return issue(await ownerFor(ownerId), input, caller.scopes);
@@ -187,6 +195,8 @@ export function apiKeysService(storage: Storage, clock: Clock, users: UsersServi
         credentialId: key.id,
         publishable: key.type === 'publishable',
         mode: key.mode,
+        ...(key.tier === null ? {} : { tier: key.tier }),
+        ...(key.apiVersion === null ? {} : { apiVersion: key.apiVersion }),
       };
     },
   };
