@@ -308,7 +308,12 @@ for (const kind of storageKinds()) {
       assert.equal(viaCli.body.name, 'Pinned');
       const bad = await api('POST', '/v1/api-keys', { body: { ownerId: owner.body.id, apiVersion: 'v7' } });
       assert.match(expectEnvelope(bad, 400, 'VALIDATION_ERROR').message, /v1, v2/);
-      expectEnvelope(await api('GET', '/v9/users'), 404, 'RESOURCE_NOT_FOUND');
+      // The path is the fourth place a version can be named, refused like the other three.
+      for (const path of ['/v9/users', '/v0/products/prd_x', '/v10/nothing']) {
+        const refused = expectEnvelope(await api('GET', path), 400, 'VALIDATION_ERROR');
+        assert.match(refused.message, /it has v1, v2/);
+        assert.equal(refused.details[0].field, 'path');
+      }
     });
 
     test('calls to v1 are counted per credential and shown to admins only', async () => {

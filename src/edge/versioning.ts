@@ -113,7 +113,11 @@ export function versionRewriter(served: ServedPaths) {
     negotiations.set(raw, negotiation);
     const query = new URLSearchParams(search);
     try {
-      // A path under a version this API never had (`/v9/…`) names no resource: 404, as any unknown path.
+      // A path under a version this API never had (`/v9/…`) is the fourth place a version can be asked for, and
+      // is refused like the other three: 400 naming the versions there are.
+      if (/^v[0-9]+$/.test(first) && !(apiVersions as readonly string[]).includes(first)) {
+        throw unknownVersion('path', first);
+      }
       if ((apiVersions as readonly string[]).includes(first)) {
         if (served.ownRoutes.has(path)) return url;
         negotiation.path = first as ApiVersion;
