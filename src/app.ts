@@ -19,6 +19,7 @@ import { sendError } from './edge/error-envelope.ts';
 import { installErrorHandler, toApiError } from './edge/error-handler.ts';
 import { installIdempotency } from './edge/idempotency.ts';
 import { installMethodTable } from './edge/method-table.ts';
+import { countRequests, metricsRoutes } from './edge/metrics.ts';
 import { publicRoutes as defaultPublicRoutes } from './edge/public-routes.ts';
 import { installRateLimits } from './edge/rate-limit.ts';
 import { echoRequestId, requestIdFor } from './edge/request-id.ts';
@@ -145,6 +146,7 @@ export async function buildApp({
   });
 
   collectVersionedPaths(app, versioned);
+  const requestCounts = countRequests(app);
   installValidators(app);
   installContentTypes(app);
   echoRequestId(app);
@@ -220,6 +222,7 @@ export async function buildApp({
   ordersRoutes(app, { service: ordersService(storage, clock, { users, products }), users, products }, context);
   contentRoutes(app, contentService(storage, clock, users), users, context);
   deprecatedUsageRoutes(app, deprecatedCalls);
+  metricsRoutes(app, { requests: requestCounts, ...(redis ? { keyValueHealth: redis.health } : {}), deprecatedCalls });
 
   await discoveryRoutes(app, {
     publicUrl,

@@ -9,7 +9,7 @@ import {
   countRows,
   eventTypesOf,
   expectEnvelope,
-  isAuthentication,
+  isBookkeeping,
   type RequestOptions,
   startServer,
   storageKinds,
@@ -48,7 +48,7 @@ for (const kind of storageKinds()) {
         storage: kind,
         clock,
         onQuery: (text) => {
-          if (!isAuthentication(text)) statements.push(text);
+          if (!isBookkeeping(text)) statements.push(text);
         },
       });
       api = client(server);

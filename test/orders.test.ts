@@ -8,7 +8,7 @@ import {
   type ApiResponse,
   client,
   expectEnvelope,
-  isAuthentication,
+  isBookkeeping,
   type StorageKind,
   startServer,
   storageKinds,
@@ -821,7 +821,7 @@ function ordersSuite(kind: StorageKind): void {
       server = await startServer({
         storage: kind,
         onQuery: (text) => {
-          if (!isAuthentication(text)) statements.push(text);
+          if (!isBookkeeping(text)) statements.push(text);
         },
       });
       api = client(server);

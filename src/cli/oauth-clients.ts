@@ -10,6 +10,7 @@ import { migrateToLatest } from '../storage/migrate.ts';
 import { type CommandContext, CommandError, parseCommand, UsageError } from './args.ts';
 
 export const oauthClientsUsage = `Usage: portico oauth-clients create --name N [--redirect-uri U]… [--grant-types a,b] [--scopes a,b] [--public]
+                                    [--api-version v1|v2]
 
 Registers an OAuth 2.0 client and prints {"clientId", "clientSecret"} as JSON on the last line; the secret is
 shown this once (null for a public client).
@@ -21,7 +22,9 @@ shown this once (null for a public client).
   --scopes a,b        what the client may ask for; required with client_credentials (a client acting for
                       itself has exactly these), otherwise every scope by default (consent narrows it to the
                       user's role)
-  --public            a browser or native app: no secret, PKCE alone`;
+  --public            a browser or native app: no secret, PKCE alone
+  --api-version V     the version unversioned paths (/users) serve the client's tokens when a request asks for
+                      none (default: the latest)`;
 
 const list = (value: string | undefined) =>
   value === undefined
@@ -38,6 +41,7 @@ async function createClient(args: string[], { env, stdout }: CommandContext): Pr
     'grant-types': { type: 'string' },
     scopes: { type: 'string' },
     public: { type: 'boolean' },
+    'api-version': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return stdout(oauthClientsUsage);
@@ -58,8 +62,12 @@ async function createClient(args: string[], { env, stdout }: CommandContext): Pr
       ...(grantTypes ? { grantTypes } : {}),
       ...(scopes ? { scopes } : {}),
       public: values.public === true,
+      ...(values['api-version'] === undefined ? {} : { apiVersion: values['api-version'] }),
     });
-    stdout(`Created ${client.name}: grant types ${client.grantTypes.join(' ')}, scopes ${client.scopes.join(' ')}.`);
+    const pinned = client.apiVersion === null ? '' : `, pinned to API ${client.apiVersion}`;
+    stdout(
+      `Created ${client.name}: grant types ${client.grantTypes.join(' ')}, scopes ${client.scopes.join(' ')}${pinned}.`,
+    );
     stdout(JSON.stringify({ clientId: client.id, clientSecret }));
   } catch (error) {
     if (isApiError(error) && error.status < 500) throw new CommandError(`oauth-clients create: ${error.message}`);

@@ -30,8 +30,8 @@ export interface DeprecatedUsage {
 }
 
 export interface DeprecatedCallCounter extends DeprecatedCalls {
-  /** Every caller's count, most calls first, with what is still in memory written first. */
-  list(): Promise<DeprecatedUsage[]>;
+  /** Every caller's count (or the `limit` busiest), most calls first, with what is still in memory written first. */
+  list(limit?: number): Promise<DeprecatedUsage[]>;
   flush(): Promise<void>;
 }
 
@@ -99,13 +99,14 @@ export function deprecatedCallCounter(storage: Storage, clock: Clock): Deprecate
       }
     },
     flush,
-    async list() {
+    async list(limit) {
       await flush();
       const rows = await db
         .selectFrom('deprecated_calls')
         .selectAll()
         .orderBy('calls', 'desc')
         .orderBy('caller')
+        .$if(limit !== undefined, (query) => query.limit(limit ?? 0))
         .execute();
       return rows.map((row) => ({
         version: row.version,

@@ -56,6 +56,8 @@ export const resourceScopes = [
   'oauth-clients',
   // Who still calls deprecated API versions (edge/deprecated-usage.ts): for operators.
   'api-usage',
+  // The Prometheus scrape (edge/metrics.ts): it names every caller of deprecated versions, so for operators.
+  'metrics',
 ] as const;
 
 export const allScopes: readonly string[] = resourceScopes.flatMap((resource) => [
@@ -65,11 +67,12 @@ export const allScopes: readonly string[] = resourceScopes.flatMap((resource) =>
 
 /**
  * What a customer's credentials may carry at most: reading and writing their own things (object-level checks
- * narrow each to the owner), reading the catalog. Writing products, managing OAuth clients and
- * reading API usage are for admins.
+ * narrow each to the owner), reading the catalog. Writing products, managing OAuth clients, reading API usage
+ * and scraping metrics are for admins.
  */
+const adminResources = ['oauth-clients:', 'api-usage:', 'metrics:'];
 export const customerScopes: readonly string[] = allScopes.filter(
-  (scope) => scope !== 'products:write' && !scope.startsWith('oauth-clients:') && !scope.startsWith('api-usage:'),
+  (scope) => scope !== 'products:write' && !adminResources.some((resource) => scope.startsWith(resource)),
 );
 
 /** The scopes a role may hold; a credential carries these, or the subset it was issued with. */

@@ -5,11 +5,18 @@ import { type Authenticator, badCredentials, bearerToken } from '../../edge/auth
 import { allScopes, type Principal, scopesOfRole } from '../identity/principal.ts';
 import type { UsersService } from '../users/index.ts';
 import { tokenDigest } from './adapter.ts';
+import type { PinnedVersion } from './clients.ts';
 
 const apiScopes = new Set(allScopes);
 
 /** JWTs have dots; API keys have their prefix; every other Bearer token is an OAuth access token or nothing. */
 const isOpaque = (token: string) => !token.includes('.') && !/^(sk|pk)_/.test(token);
+
+/** The API version the client was registered with (clients.ts), if any. */
+async function pinnedVersion(provider: Provider, clientId: string): Promise<PinnedVersion | undefined> {
+  const client = (await provider.Client.find(clientId)) as { api_version?: PinnedVersion } | undefined;
+  return client?.api_version;
+}
 
 export function oauthAuthenticator(provider: Provider, users: UsersService): Authenticator {
   const rejected = () => badCredentials('OAuth access token');
@@ -23,6 +30,7 @@ export function oauthAuthenticator(provider: Provider, users: UsersService): Aut
       const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
       if (!found?.jti || !found.clientId) throw rejected();
       const scopes = [...found.scopes].filter((scope) => apiScopes.has(scope));
+      const apiVersion = await pinnedVersion(provider, found.clientId);
       const principal: Principal = {
         method: 'oauth',
         userId: null,
@@ -31,6 +39,7 @@ export function oauthAuthenticator(provider: Provider, users: UsersService): Aut
         // The token's digest, never the token: this name ends up in logs.
         credentialId: tokenDigest(token),
         clientId: found.clientId,
+        ...(apiVersion === undefined ? {} : { apiVersion }),
       };
       const accountId = 'accountId' in found ? found.accountId : undefined;
       if (accountId === undefined) return principal;

@@ -14,6 +14,10 @@ import { hashClientSecret, oauthScopes } from './provider.ts';
 export const clientGrantTypes = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type ClientGrantType = (typeof clientGrantTypes)[number];
 
+/** The API versions a client may be pinned to, as an API key may (Principal.apiVersion). */
+export const pinnableVersions = ['v1', 'v2'] as const;
+export type PinnedVersion = (typeof pinnableVersions)[number];
+
 export interface ClientInput {
   name: string;
   redirectUris?: string[];
@@ -26,6 +30,8 @@ export interface ClientInput {
   scopes?: string[];
   /** A public client (a browser or native app) has no secret and authenticates with PKCE alone. */
   public?: boolean;
+  /** The version unversioned paths serve the client's tokens when a request asks for none; else the latest. */
+  apiVersion?: string;
 }
 
 /** Clients never change once made (delete and make another), so every one is at version 1. */
@@ -37,6 +43,7 @@ export interface OAuthClient {
   grantTypes: ClientGrantType[];
   scopes: string[];
   public: boolean;
+  apiVersion: PinnedVersion | null;
   createdAt: string;
 }
 
@@ -50,6 +57,8 @@ type StoredMetadata = {
   response_types: 'code'[];
   scope: string;
   token_endpoint_auth_method: 'none' | 'client_secret_basic';
+  /** Ours, declared to oidc-provider as extra client metadata so that its Client objects carry it. */
+  api_version?: PinnedVersion;
 };
 
 const toClient = (metadata: StoredMetadata): OAuthClient => ({
@@ -60,6 +69,7 @@ const toClient = (metadata: StoredMetadata): OAuthClient => ({
   grantTypes: metadata.grant_types,
   scopes: metadata.scope.split(' '),
   public: metadata.token_endpoint_auth_method === 'none',
+  apiVersion: metadata.api_version ?? null,
   createdAt: new Date(metadata.client_id_issued_at * 1000).toISOString(),
 });
 
@@ -71,7 +81,11 @@ export interface OAuthClientsService {
   remove(clientId: string): Promise<void>;
 }
 
-function checkInput(input: ClientInput): { grantTypes: ClientGrantType[]; scopes: string[] } {
+function checkInput(input: ClientInput): {
+  grantTypes: ClientGrantType[];
+  scopes: string[];
+  apiVersion: PinnedVersion | undefined;
+} {
   const redirectUris = input.redirectUris ?? [];
   const grantTypes =
     input.grantTypes ?? (redirectUris.length > 0 ? ['authorization_code', 'refresh_token'] : ['client_credentials']);
@@ -103,7 +117,15 @@ function checkInput(input: ClientInput): { grantTypes: ClientGrantType[]; scopes
   for (const scope of scopes) {
     if (!oauthScopes.includes(scope)) throw invalid('scopes', 'UNKNOWN_SCOPE', `Scope '${scope}' does not exist.`);
   }
-  return { grantTypes: grantTypes as ClientGrantType[], scopes };
+  const { apiVersion } = input;
+  if (apiVersion !== undefined && !(pinnableVersions as readonly string[]).includes(apiVersion)) {
+    throw invalid(
+      'apiVersion',
+      'UNSUPPORTED',
+      `API version '${apiVersion}' does not exist; use ${pinnableVersions.join(', ')}.`,
+    );
+  }
+  return { grantTypes: grantTypes as ClientGrantType[], scopes, apiVersion: apiVersion as PinnedVersion | undefined };
 }
 
 export function oauthClientsService(storage: Storage, provider: Provider): OAuthClientsService {
@@ -112,7 +134,7 @@ export function oauthClientsService(storage: Storage, provider: Provider): OAuth
 
   return {
     async create(input) {
-      const { grantTypes, scopes } = checkInput(input);
+      const { grantTypes, scopes, apiVersion } = checkInput(input);
       const clientSecret = input.public ? null : randomBytes(32).toString('base64url');
       const metadata: StoredMetadata & { client_secret?: string } = {
         client_id: newId('cli'),
@@ -123,6 +145,7 @@ export function oauthClientsService(storage: Storage, provider: Provider): OAuth
         response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
         scope: scopes.join(' '),
         token_endpoint_auth_method: input.public ? 'none' : 'client_secret_basic',
+        ...(apiVersion === undefined ? {} : { api_version: apiVersion }),
         ...(clientSecret === null ? {} : { client_secret: hashClientSecret(clientSecret) }),
       };
       try {

@@ -79,6 +79,8 @@ export async function buildProvider({
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    // A client's pinned API version (clients.ts checks it): declared, so the Client objects the provider finds keep it.
+    extraClientMetadata: { properties: ['api_version'] },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     responseTypes: ['code'],
     pkce: { required: () => true },

@@ -1,7 +1,7 @@
 // OAuth clients on the admin API: the v1 representation and the body that registers one.
 import { Type } from 'typebox';
 import { Links, Nullable, StringEnum, Timestamp } from '../../kernel/schemas.ts';
-import { clientGrantTypes } from './clients.ts';
+import { clientGrantTypes, pinnableVersions } from './clients.ts';
 import { oauthScopes } from './provider.ts';
 
 // PostgreSQL text cannot hold U+0000, so no string may carry it on either storage (a 400, never a 500).
@@ -17,6 +17,9 @@ const RedirectUri = Type.String({
 const RedirectUris = Type.Array(RedirectUri, { maxItems: 10, uniqueItems: true });
 const GrantTypes = Type.Array(StringEnum(clientGrantTypes), { minItems: 1, maxItems: 3, uniqueItems: true });
 const Scopes = Type.Array(StringEnum(oauthScopes), { maxItems: oauthScopes.length, uniqueItems: true });
+const ApiVersion = StringEnum(pinnableVersions, {
+  description: "The API version unversioned paths (`/users`) serve the client's tokens when a request asks for none.",
+});
 
 export const OAuthClientRepresentation = Type.Object(
   {
@@ -26,6 +29,7 @@ export const OAuthClientRepresentation = Type.Object(
     grantTypes: GrantTypes,
     scopes: Scopes,
     public: Type.Boolean({ description: 'A public client (browser or native app) has no secret: PKCE alone.' }),
+    apiVersion: Nullable(ApiVersion),
     clientSecret: Nullable(
       Type.String({
         maxLength: 64,
@@ -45,6 +49,7 @@ export const OAuthClientCreate = Type.Object(
     grantTypes: Type.Optional(GrantTypes),
     scopes: Type.Optional(Scopes),
     public: Type.Optional(Type.Boolean()),
+    apiVersion: Type.Optional(ApiVersion),
   },
   { additionalProperties: false },
 );
