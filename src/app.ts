@@ -3,6 +3,9 @@ import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TObject } from 'typebox';
+import { memoryBus } from './adapters/bus/memory.ts';
+import type { EventBus } from './adapters/bus/port.ts';
+import { rabbitMqBus } from './adapters/bus/rabbitmq.ts';
 import { memoryKeyValue } from './adapters/kv/memory.ts';
 import type { KeyValue } from './adapters/kv/port.ts';
 import { redisKeyValue } from './adapters/kv/redis.ts';
@@ -36,12 +39,14 @@ import {
   versionHeaders,
   versionRewriter,
 } from './edge/versioning.ts';
+import { outboxRelay } from './events/index.ts';
 import { type Clock, systemClock } from './kernel/clock.ts';
 import { ApiError } from './kernel/errors.ts';
 import { cursorCodec } from './kernel/pagination.ts';
 import { ErrorEnvelope, Problem } from './kernel/schemas.ts';
 import { Product, productsRoutes, productsService } from './modules/catalog/index.ts';
 import { Comment, contentRoutes, contentService, Post } from './modules/content/index.ts';
+import { Event, eventsRoutes, eventsService, schedulePurge } from './modules/events/index.ts';
 import { accounts, loginService } from './modules/identity/accounts/index.ts';
 import { ApiKey, apiKeyAuthenticator, apiKeysRoutes, apiKeysService } from './modules/identity/api-keys/index.ts';
 import { sessionAuthentication, sessionRoutes, sessionStore } from './modules/identity/sessions/index.ts';
@@ -55,6 +60,15 @@ import {
 } from './modules/oauth/index.ts';
 import { Order, ordersRoutes, ordersService } from './modules/orders/index.ts';
 import { User, usersRoutes, usersService, usersV2 } from './modules/users/index.ts';
+import {
+  deliveriesService,
+  installWebhookDelivery,
+  WebhookDelivery,
+  WebhookEndpoint,
+  webhookDeliveriesRoutes,
+  webhookEndpointsRoutes,
+  webhookEndpointsService,
+} from './modules/webhooks/index.ts';
 import type { Storage } from './storage/database.ts';
 import { sharedSecret } from './storage/settings.ts';
 import { apiVersionDocument } from './transports/rest/api-versions.ts';
@@ -69,8 +83,12 @@ export interface AppDependencies {
   clock?: Clock;
   /** Counters for rate limits; the in-memory adapter when not given. */
   keyValue?: KeyValue;
+  /** Where the outbox relay publishes; RabbitMQ when AMQP_URL is set, else in-process. One passed in is not closed. */
+  bus?: EventBus;
   /** What anyone may call without credentials: edge/public-routes.ts, unless the host lists more (tests do). */
   publicRoutes?: readonly string[];
+  /** Whether this process sends webhook deliveries (true by default); suites that drive their own worker say false. */
+  webhookWorker?: boolean;
 }
 
 const errorsDoc = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
@@ -108,7 +126,9 @@ export async function buildApp({
   storage,
   clock = systemClock,
   keyValue,
+  bus: eventBus,
   publicRoutes = defaultPublicRoutes,
+  webhookWorker = true,
 }: AppDependencies): Promise<FastifyInstance> {
   const { publicUrl } = config;
   // Over TLS the server speaks HTTP/2 and HTTP/1.1 on one port, so its request and reply objects are the HTTP/2
@@ -168,8 +188,23 @@ export async function buildApp({
   );
   // A store passed in belongs to the caller; only the one made here is closed here.
   if (!keyValue) app.addHook('onClose', () => kv.close());
-  if (config.amqpUrl)
-    app.log.warn('AMQP_URL is set, but this build has no adapter for it yet: the embedded one is used.');
+  const bus = eventBus ?? (config.amqpUrl ? await rabbitMqBus({ url: config.amqpUrl }) : memoryBus());
+  const relay = outboxRelay({
+    storage,
+    bus,
+    clock,
+    onError: (error) =>
+      app.log.warn({ err: error }, 'Outbox relay: the event bus failed; the events wait in the outbox'),
+  });
+  app.addHook('onReady', async () => relay.start());
+  // A write that succeeded may have committed events: publish them now rather than at the next poll.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) relay.nudge();
+  });
+  app.addHook('onClose', async () => {
+    await relay.stop();
+    if (!eventBus) await bus.close();
+  });
   await app.register(cookie);
   const users = usersService(storage, clock);
   const deprecatedCalls = deprecatedCallCounter(storage, clock);
@@ -197,7 +232,18 @@ export async function buildApp({
 
   app.addSchema({ ...ErrorEnvelope, $id: errorSchemaId });
   app.addSchema(Problem);
-  for (const representation of [User, Product, Order, Post, Comment, ApiKey, OAuthClientRepresentation]) {
+  for (const representation of [
+    User,
+    Product,
+    Order,
+    Post,
+    Comment,
+    ApiKey,
+    OAuthClientRepresentation,
+    Event,
+    WebhookEndpoint,
+    WebhookDelivery,
+  ]) {
     app.addSchema(representation);
     app.addSchema(sparseOf(representation));
   }
@@ -221,6 +267,27 @@ export async function buildApp({
   productsRoutes(app, products, context);
   ordersRoutes(app, { service: ordersService(storage, clock, { users, products }), users, products }, context);
   contentRoutes(app, contentService(storage, clock, users), users, context);
+  const events = eventsService(storage, clock);
+  eventsRoutes(app, events, context);
+  schedulePurge(app, events);
+  const webhookTargets = { allowPrivate: config.webhookAllowPrivateTargets };
+  const webhookEndpoints = webhookEndpointsService(storage, clock, { users, targets: webhookTargets });
+  webhookEndpointsRoutes(app, webhookEndpoints, context);
+  webhookDeliveriesRoutes(
+    app,
+    { deliveries: deliveriesService(storage, clock, users), endpoints: webhookEndpoints },
+    context,
+  );
+  await installWebhookDelivery(app, {
+    storage,
+    clock,
+    bus,
+    endpoints: webhookEndpoints,
+    owners: users,
+    retryScheduleMs: config.webhookRetryScheduleMs,
+    allowPrivateTargets: config.webhookAllowPrivateTargets,
+    runWorker: webhookWorker,
+  });
   deprecatedUsageRoutes(app, deprecatedCalls);
   metricsRoutes(app, { requests: requestCounts, ...(redis ? { keyValueHealth: redis.health } : {}), deprecatedCalls });
 
@@ -244,6 +311,8 @@ export async function buildApp({
       { rel: 'comments', path: '/v1/comments', title: 'Comments', query: ['sort', 'expand', 'postId', 'author'] },
       { rel: 'api-keys', path: '/v1/api-keys', title: 'API keys', query: ['ownerId'] },
       { rel: 'oauth-clients', path: '/v1/oauth-clients', title: 'OAuth clients (admins)', query: [] },
+      { rel: 'events', path: '/v1/events', title: 'Events of the last 30 days (admins)', query: ['type'] },
+      { rel: 'webhook-endpoints', path: '/v1/webhook-endpoints', title: 'Webhook endpoints', query: ['ownerId'] },
     ],
     documents: {
       'oauth-metadata': {

@@ -15,6 +15,8 @@ export const idPrefixes = {
   session: 'ses',
   apiKey: 'key',
   oauthClient: 'cli',
+  webhookEndpoint: 'whe',
+  webhookDelivery: 'whd',
 } as const;
 export type IdPrefix = (typeof idPrefixes)[keyof typeof idPrefixes];
 

@@ -11,6 +11,8 @@ import * as apiKeys from './migrations/0005-api-keys.ts';
 import * as oauth from './migrations/0006-oauth.ts';
 import * as rateLimitTiers from './migrations/0007-rate-limit-tiers.ts';
 import * as apiVersions from './migrations/0008-api-versions.ts';
+import * as eventsWebhooks from './migrations/0009-events-webhooks.ts';
+import * as eventInbox from './migrations/0010-event-inbox.ts';
 
 /** Listed here rather than read from a folder, so the set is the same in every process and bundle. */
 const migrations: Record<string, Migration> = {
@@ -22,6 +24,8 @@ const migrations: Record<string, Migration> = {
   '0006-oauth': oauth,
   '0007-rate-limit-tiers': rateLimitTiers,
   '0008-api-versions': apiVersions,
+  '0009-events-webhooks': eventsWebhooks,
+  '0010-event-inbox': eventInbox,
 };
 
 /** Every migration, in the order they apply. */

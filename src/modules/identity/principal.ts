@@ -53,11 +53,14 @@ export const resourceScopes = [
   'posts',
   'comments',
   'api-keys',
+  'webhook-endpoints',
   'oauth-clients',
   // Who still calls deprecated API versions (edge/deprecated-usage.ts): for operators.
   'api-usage',
   // The Prometheus scrape (edge/metrics.ts): it names every caller of deprecated versions, so for operators.
   'metrics',
+  // The whole shop's activity (GET /v1/events): for operators; customers get their events through webhooks.
+  'events',
 ] as const;
 
 export const allScopes: readonly string[] = resourceScopes.flatMap((resource) => [
@@ -67,10 +70,10 @@ export const allScopes: readonly string[] = resourceScopes.flatMap((resource) =>
 
 /**
  * What a customer's credentials may carry at most: reading and writing their own things (object-level checks
- * narrow each to the owner), reading the catalog. Writing products, managing OAuth clients, reading API usage
- * and scraping metrics are for admins.
+ * narrow each to the owner), reading the catalog. Writing products, managing OAuth clients, reading API usage,
+ * scraping metrics and reading the events log are for admins.
  */
-const adminResources = ['oauth-clients:', 'api-usage:', 'metrics:'];
+const adminResources = ['oauth-clients:', 'api-usage:', 'metrics:', 'events:'];
 export const customerScopes: readonly string[] = allScopes.filter(
   (scope) => scope !== 'products:write' && !adminResources.some((resource) => scope.startsWith(resource)),
 );

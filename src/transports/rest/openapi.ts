@@ -361,6 +361,8 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         { name: 'Tokens', description: 'Access and refresh tokens for API clients, and the keys that verify them.' },
         { name: 'API keys', description: 'Secret and publishable keys for servers and scripts.' },
         { name: 'OAuth clients', description: 'Applications registered with the OAuth 2.0 server (admins only).' },
+        { name: 'Events', description: 'Everything that happened, kept 30 days, to catch up on (admins only).' },
+        { name: 'Webhook endpoints', description: 'Where events are delivered, signed per Standard Webhooks.' },
         { name: 'API usage', description: 'Who still calls deprecated API versions (admins only).' },
       ],
     },

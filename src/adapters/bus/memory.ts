@@ -1,0 +1,138 @@
+// The in-process event bus: one process's memory. Consumers' queues and the log live as long as the bus; the log
+// keeps the most recent `logLimit` events, with offsets that keep counting.
+import {
+  type DomainEvent,
+  defaultMaxAttempts,
+  type EventBus,
+  type EventHandler,
+  type LogEntry,
+  matchesPattern,
+} from './port.ts';
+
+interface ConsumerQueue {
+  patterns: readonly string[];
+  waiting: DomainEvent[];
+  attempts: Map<string, number>;
+  dead: DomainEvent[];
+  /** The live subscriptions' handlers, none while the consumer is away; several share the work, as on a broker. */
+  active: { handler: EventHandler; maxAttempts: number }[];
+  turn: number;
+  draining: Promise<void> | null;
+}
+
+const retryDelayMs = 50;
+
+export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): EventBus {
+  const consumers = new Map<string, ConsumerQueue>();
+  const log: DomainEvent[] = [];
+  let firstOffset = 0;
+  const readers = new Set<() => void>();
+  let closed = false;
+
+  function drain(queue: ConsumerQueue): void {
+    if (queue.draining || queue.active.length === 0) return;
+    queue.draining = (async () => {
+      while (queue.active.length > 0 && queue.waiting.length > 0) {
+        const { handler, maxAttempts } = queue.active[queue.turn++ % queue.active.length] as ConsumerQueue['active'][0];
+        const event = queue.waiting[0] as DomainEvent;
+        const attempt = (queue.attempts.get(event.id) ?? 0) + 1;
+        queue.attempts.set(event.id, attempt);
+        try {
+          await handler(structuredClone(event));
+        } catch {
+          if (attempt < maxAttempts) continue;
+          queue.dead.push(event);
+        }
+        queue.waiting.shift();
+        queue.attempts.delete(event.id);
+      }
+    })().finally(() => {
+      queue.draining = null;
+      if (queue.active.length > 0 && queue.waiting.length > 0) drain(queue);
+    });
+  }
+
+  return {
+    async publish(event) {
+      if (closed) throw new Error('the event bus is closed');
+      log.push(structuredClone(event));
+      if (log.length > logLimit) {
+        log.shift();
+        firstOffset++;
+      }
+      for (const queue of consumers.values()) {
+        if (queue.patterns.some((pattern) => matchesPattern(pattern, event.type))) {
+          queue.waiting.push(structuredClone(event));
+          drain(queue);
+        }
+      }
+      for (const wake of readers) wake();
+    },
+
+    async subscribe(consumer, patterns, handler, { maxAttempts = defaultMaxAttempts } = {}) {
+      const list = typeof patterns === 'string' ? [patterns] : patterns;
+      let queue = consumers.get(consumer);
+      if (!queue) {
+        queue = { patterns: list, waiting: [], attempts: new Map(), dead: [], active: [], turn: 0, draining: null };
+        consumers.set(consumer, queue);
+      }
+      queue.patterns = [...new Set([...queue.patterns, ...list])];
+      const subscriber = { handler, maxAttempts };
+      queue.active.push(subscriber);
+      drain(queue);
+      const owned = queue;
+      return {
+        async close() {
+          owned.active = owned.active.filter((active) => active !== subscriber);
+          await owned.draining;
+        },
+      };
+    },
+
+    async takeDeadLetters(consumer, max = 100) {
+      return consumers.get(consumer)?.dead.splice(0, max) ?? [];
+    },
+
+    async replay(offset, handler) {
+      let next = Math.max(offset, firstOffset);
+      let open = true;
+      let wake: () => void = () => {};
+      const reader = async () => {
+        while (open) {
+          if (next < firstOffset) next = firstOffset;
+          const event = log[next - firstOffset];
+          if (!event) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              readers.add(resolve);
+            });
+            readers.delete(wake);
+            continue;
+          }
+          const entry: LogEntry = { offset: next, event: structuredClone(event) };
+          try {
+            await handler(entry);
+            next++;
+          } catch {
+            // At least once: the reader stays on this offset and tries it again.
+            await new Promise((resolve) => setTimeout(resolve, retryDelayMs));
+          }
+        }
+      };
+      const running = reader();
+      return {
+        async close() {
+          open = false;
+          wake();
+          await running;
+        },
+      };
+    },
+
+    async close() {
+      closed = true;
+      for (const queue of consumers.values()) queue.active = [];
+      await Promise.all([...consumers.values()].map((queue) => queue.draining));
+    },
+  };
+}

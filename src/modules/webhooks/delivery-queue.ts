@@ -1,0 +1,303 @@
+// The delivery queue's SQL: claiming due deliveries so several workers share them, and recording an attempt with
+// what it does to the delivery and its endpoint. Rules:
+//   1. A delivery is due when it is pending, `next_attempt_at <= now` and its endpoint is enabled.
+//   2. Claiming moves `next_attempt_at` to the end of a lease in the claiming transaction: another worker does not
+//      see the delivery as due again unless the claimer died without recording (then it is sent again, with the
+//      same webhook-id). On PostgreSQL the due rows are read `FOR UPDATE SKIP LOCKED`, so workers claiming at the
+//      same moment take different rows instead of waiting on each other; SQLite has one writer, one process.
+//   3. A claim takes at most `perEndpoint` deliveries of any one endpoint, oldest due first, so one endpoint's
+//      backlog cannot fill a batch.
+//   4. An attempt, the delivery's new state, the endpoint's new state and the owner's notification commit together.
+import { type Generated, type Kysely, sql } from 'kysely';
+import type { AnyDb, Storage } from '../../storage/database.ts';
+import { appendEvent, type DomainEvent, domainEvent, type OutboxTable } from '../../storage/outbox.ts';
+
+type QueueTables = {
+  webhook_endpoints: {
+    id: string;
+    owner_id: string;
+    enabled: number;
+    disabled_reason: string | null;
+    failing_since: string | null;
+    version: number;
+    updated_at: string;
+  };
+  webhook_deliveries: {
+    id: string;
+    endpoint_id: string;
+    event_id: string;
+    event_type: string;
+    payload: string;
+    status: string;
+    attempts: number;
+    next_attempt_at: string | null;
+    last_attempt_at: string | null;
+    created_at: string;
+  };
+  webhook_attempts: {
+    position: Generated<number>;
+    delivery_id: string;
+    attempted_at: string;
+    status_code: number | null;
+    error: string | null;
+    latency_ms: number;
+    response_body: string | null;
+  };
+};
+
+const tables = (db: AnyDb): Kysely<QueueTables> => db.withTables<QueueTables>();
+
+/** A claimed delivery: what a worker needs to send it. `payload` is the exact body every attempt sends. */
+export interface ClaimedDelivery {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  payload: string;
+  attempts: number;
+}
+
+export interface ClaimOptions {
+  now: Date;
+  leaseMs: number;
+  perEndpoint: number;
+  limit: number;
+  /** Endpoints this worker is already busy with. */
+  skipEndpoints: readonly string[];
+}
+
+/** Claims due deliveries (rules 1 to 3). */
+export async function claimDue(storage: Storage, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  const now = options.now.toISOString();
+  const leaseUntil = new Date(options.now.getTime() + options.leaseMs).toISOString();
+  // Most polls find nothing: one plain read spares them a transaction.
+  const anyDue = await tables(storage.db)
+    .selectFrom('webhook_deliveries')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .limit(1)
+    .executeTakeFirst();
+  if (!anyDue) return [];
+  return storage.db.transaction().execute(async (trx) => {
+    const db = tables(trx);
+    let due = db
+      .selectFrom('webhook_deliveries')
+      .select([
+        'id',
+        sql<number>`row_number() over (partition by endpoint_id order by next_attempt_at, id)`.as('place'),
+      ])
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where('endpoint_id', 'in', db.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 1));
+    if (options.skipEndpoints.length > 0) due = due.where('endpoint_id', 'not in', options.skipEndpoints);
+    // The window function sits in a subquery: PostgreSQL refuses FOR UPDATE in a query that has one.
+    const fair = db.selectFrom(due.as('due')).select('due.id').where('due.place', '<=', options.perEndpoint);
+    // Due is checked again on the locked row: a row another worker claimed and committed meanwhile is re-read
+    // (PostgreSQL re-evaluates the WHERE of a FOR UPDATE on the newest version) and no longer due.
+    let claim = db
+      .selectFrom('webhook_deliveries')
+      .select(['id', 'endpoint_id', 'event_id', 'event_type', 'payload', 'attempts'])
+      .where('id', 'in', fair)
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at')
+      .orderBy('id')
+      .limit(options.limit);
+    if (storage.dialect === 'postgres') claim = claim.forUpdate().skipLocked();
+    const rows = await claim.execute();
+    if (rows.length === 0) return [];
+    await db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: leaseUntil })
+      .where(
+        'id',
+        'in',
+        rows.map((row) => row.id),
+      )
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      endpointId: row.endpoint_id,
+      eventId: row.event_id,
+      eventType: row.event_type,
+      // PostgreSQL hands jsonb back in its own canonical text, the same at every attempt, so retries sign and send
+      // the same bytes.
+      payload: row.payload,
+      attempts: Number(row.attempts),
+    }));
+  });
+}
+
+/** One attempt as the delivery log shows it. */
+export interface AttemptLogEntry {
+  deliveryId: string;
+  attemptedAt: string;
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  responseBody: string | null;
+}
+
+export interface AttemptRecord {
+  attemptedAt: Date;
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  responseBody: string | null;
+}
+
+/** What an attempt leaves behind: `retryAt` for `retry`; `gone` when the receiver answered 410. */
+export interface AttemptResult {
+  delivery: ClaimedDelivery;
+  ownerId: string;
+  attempt: AttemptRecord;
+  outcome: 'succeeded' | 'retry' | 'failed';
+  retryAt: Date | null;
+  gone: boolean;
+}
+
+export const failedEventType = 'webhook_endpoint.delivery_failed';
+export const disabledEventType = 'webhook_endpoint.disabled';
+/** An endpoint failing this long without one success is disabled. */
+export const failingLimitMs = 3 * 86_400_000;
+
+/** Records one attempt and its consequences in one transaction (rule 4). */
+export async function recordAttempt(storage: Storage, result: AttemptResult): Promise<void> {
+  const { delivery, attempt } = result;
+  const at = attempt.attemptedAt.toISOString();
+  const aggregate = { type: 'webhook_endpoint', id: delivery.endpointId };
+  await storage.db.transaction().execute(async (trx) => {
+    const db = tables(trx);
+    await db
+      .insertInto('webhook_attempts')
+      .values({
+        delivery_id: delivery.id,
+        attempted_at: at,
+        status_code: attempt.statusCode,
+        error: attempt.error,
+        latency_ms: attempt.latencyMs,
+        response_body: attempt.responseBody,
+      })
+      .execute();
+    await db
+      .updateTable('webhook_deliveries')
+      .set({
+        status: result.outcome === 'retry' ? 'pending' : result.outcome,
+        attempts: delivery.attempts + 1,
+        next_attempt_at: result.retryAt?.toISOString() ?? null,
+        last_attempt_at: at,
+      })
+      .where('id', '=', delivery.id)
+      .execute();
+    const endpoint = db.updateTable('webhook_endpoints').where('id', '=', delivery.endpointId);
+    let disable: 'gone' | 'failing' | null = result.gone ? 'gone' : null;
+    if (result.outcome === 'succeeded') {
+      await endpoint.set({ failing_since: null }).where('failing_since', 'is not', null).execute();
+    } else {
+      await endpoint.set({ failing_since: at }).where('failing_since', 'is', null).execute();
+      const { failing_since: since } = await db
+        .selectFrom('webhook_endpoints')
+        .select('failing_since')
+        .where('id', '=', delivery.endpointId)
+        .executeTakeFirstOrThrow();
+      if (since !== null && attempt.attemptedAt.getTime() - Date.parse(since) >= failingLimitMs) disable ??= 'failing';
+    }
+    // A notification about a notification that failed would make another: the chain stops at the first.
+    if (result.outcome === 'failed' && delivery.eventType !== failedEventType) {
+      const data = {
+        endpointId: delivery.endpointId,
+        ownerId: result.ownerId,
+        deliveryId: delivery.id,
+        eventId: delivery.eventId,
+        eventType: delivery.eventType,
+        attempts: delivery.attempts + 1,
+        lastStatusCode: attempt.statusCode,
+        lastError: attempt.error,
+      };
+      await appendEvent(trx, domainEvent(failedEventType, aggregate, data, attempt.attemptedAt));
+    }
+    if (disable) {
+      const disabled = await endpoint
+        .set({
+          enabled: 0,
+          disabled_reason: disable,
+          version: sql<number>`version + 1`,
+          updated_at: at,
+        })
+        .where('enabled', '=', 1)
+        .executeTakeFirst();
+      if (disabled.numUpdatedRows > 0n) {
+        const data = { endpointId: delivery.endpointId, ownerId: result.ownerId, reason: disable };
+        await appendEvent(trx, domainEvent(disabledEventType, aggregate, data, attempt.attemptedAt));
+      }
+    }
+  });
+}
+
+/** Makes a delivery due now again, whatever its state; false when there is no such delivery of this endpoint. */
+export async function requeueDelivery(db: AnyDb, endpointId: string, deliveryId: string, now: Date): Promise<boolean> {
+  const result = await tables(db)
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now.toISOString() })
+    .where('id', '=', deliveryId)
+    .where('endpoint_id', '=', endpointId)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Makes this endpoint's deliveries of these events due now again; returns how many there were. */
+export async function requeueEvents(db: AnyDb, endpointId: string, eventIds: readonly string[], now: Date) {
+  if (eventIds.length === 0) return 0;
+  const result = await tables(db)
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now.toISOString() })
+    .where('endpoint_id', '=', endpointId)
+    .where('event_id', 'in', eventIds)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Up to `limit` events committed to the outbox in [from, to), in commit order; for a replay. */
+export async function outboxEventsBetween(db: AnyDb, from: string, to: string, limit: number): Promise<DomainEvent[]> {
+  const rows = await db
+    .withTables<OutboxTable>()
+    .selectFrom('outbox')
+    .selectAll()
+    .where('created_at', '>=', from)
+    .where('created_at', '<', to)
+    .orderBy(sql.ref('position'))
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    type: row.type,
+    createdAt: row.created_at,
+    apiVersion: row.api_version,
+    aggregate: { type: row.aggregate_type, id: row.aggregate_id },
+    data: JSON.parse(row.payload) as unknown,
+  }));
+}
+
+/** The attempts at each of these deliveries, oldest first, in one query. */
+export async function attemptsOf(db: AnyDb, deliveryIds: readonly string[]): Promise<Map<string, AttemptLogEntry[]>> {
+  const byDelivery = new Map<string, AttemptLogEntry[]>(deliveryIds.map((id) => [id, []]));
+  if (deliveryIds.length === 0) return byDelivery;
+  const rows = await tables(db)
+    .selectFrom('webhook_attempts')
+    .selectAll()
+    .where('delivery_id', 'in', deliveryIds)
+    .orderBy('position')
+    .execute();
+  for (const row of rows) {
+    byDelivery.get(row.delivery_id)?.push({
+      deliveryId: row.delivery_id,
+      attemptedAt: row.attempted_at,
+      statusCode: row.status_code === null ? null : Number(row.status_code),
+      error: row.error,
+      latencyMs: Number(row.latency_ms),
+      responseBody: row.response_body,
+    });
+  }
+  return byDelivery;
+}

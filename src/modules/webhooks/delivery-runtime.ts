@@ -1,0 +1,43 @@
+// What a process runs to deliver webhooks: the bus consumer that fans each event out to the endpoints subscribed to
+// it, and the worker that sends the due deliveries, started with the server and stopped with it.
+import type { FastifyInstance } from 'fastify';
+import type { EventBus } from '../../adapters/bus/port.ts';
+import type { Clock } from '../../kernel/clock.ts';
+import type { Storage } from '../../storage/database.ts';
+import { type EndpointOwners, enqueueDeliveries } from './fan-out.ts';
+import type { WebhookEndpointsService } from './service.ts';
+import { webhookWorker } from './worker.ts';
+
+/** The bus consumer's name: its queue outlives a restart, so events published while the process is down wait. */
+export const fanOutConsumer = 'webhooks-fan-out';
+
+export interface WebhookDeliveryOptions {
+  storage: Storage;
+  clock: Clock;
+  bus: EventBus;
+  endpoints: WebhookEndpointsService;
+  owners: EndpointOwners;
+  retryScheduleMs: readonly number[];
+  allowPrivateTargets: boolean;
+  /** Whether this process sends deliveries; a suite that drives its own worker turns it off. */
+  runWorker: boolean;
+}
+
+export async function installWebhookDelivery(app: FastifyInstance, options: WebhookDeliveryOptions): Promise<void> {
+  const enqueue = enqueueDeliveries(options.storage, options.clock, options.owners);
+  // Every event: which endpoints want it is decided per event against their patterns (the endpoint list changes).
+  await options.bus.subscribe(fanOutConsumer, '#', async (event) => {
+    await enqueue(event);
+  });
+  if (!options.runWorker) return;
+  const worker = webhookWorker({
+    storage: options.storage,
+    clock: options.clock,
+    endpoints: options.endpoints,
+    retryScheduleMs: options.retryScheduleMs,
+    allowPrivateTargets: options.allowPrivateTargets,
+    log: app.log,
+  });
+  app.addHook('onReady', async () => worker.start());
+  app.addHook('onClose', () => worker.stop());
+}

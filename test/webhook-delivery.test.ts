@@ -1,0 +1,592 @@
+// Webhook delivery end to end: events written by the API reach a real receiver on 127.0.0.1, signed so the official
+// Standard Webhooks verifier accepts them, on a simulated clock that moves hours in milliseconds.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, mock, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { usersService } from '../src/modules/users/index.ts';
+import { enqueueDeliveries, webhookEndpointsService, webhookWorker } from '../src/modules/webhooks/index.ts';
+import { openStorage, type Storage } from '../src/storage/database.ts';
+import { domainEvent } from '../src/storage/outbox.ts';
+import { client, startServer, storageKinds, type TestServer, testDatabase } from './helpers.ts';
+
+const minute = 60_000;
+const hour = 60 * minute;
+const schedule = [minute, 5 * minute, 30 * minute, 2 * hour, 12 * hour, 24 * hour];
+
+interface Received {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  atMs: number;
+}
+
+/** A webhook receiver on 127.0.0.1; `answer` decides each response, by default 204. */
+async function receiver(clockMs: () => number) {
+  const received: Received[] = [];
+  let answer = (_request: IncomingMessage, response: ServerResponse, _count: number) => {
+    response.statusCode = 204;
+    response.end();
+  };
+  const server: Server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).map(([name, value]) => [name, String(value)]),
+    ) as Record<string, string>;
+    received.push({ path: request.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8'), atMs: clockMs() });
+    answer(request, response, received.length);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    received,
+    answerWith(next: typeof answer) {
+      answer = next;
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The official verifier, at the simulated time the delivery was sent (it refuses timestamps 5 minutes off). */
+function verify(secret: string, delivery: Received, body = delivery.body): unknown {
+  mock.timers.enable({ apis: ['Date'], now: delivery.atMs });
+  try {
+    return new Webhook(secret).verify(body, delivery.headers);
+  } finally {
+    mock.timers.reset();
+  }
+}
+
+const waitFor = async <T>(what: string, probe: () => Promise<T | null>): Promise<T> => {
+  for (let i = 0; i < 400; i++) {
+    const value = await probe();
+    if (value !== null) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+for (const kind of storageKinds()) {
+  describe(`webhook delivery (${kind})`, () => {
+    let nowMs = Date.parse('2026-03-01T09:00:00.000Z');
+    const clock = () => new Date(nowMs);
+    let server: TestServer;
+    let api: ReturnType<typeof client>;
+    let hooks: Awaited<ReturnType<typeof receiver>>;
+
+    before(async () => {
+      server = await startServer({
+        storage: kind,
+        clock,
+        env: { WEBHOOK_ALLOW_PRIVATE_TARGETS: '1' },
+        webhookWorker: false,
+      });
+      api = client(server);
+      hooks = await receiver(() => nowMs);
+    });
+    after(async () => {
+      await hooks.close();
+      await server.close();
+    });
+
+    function worker(options: { timeoutMs?: number; perEndpoint?: number; batchSize?: number; storage?: Storage } = {}) {
+      const storage = options.storage ?? server.storage;
+      const targets = { allowPrivate: true };
+      return webhookWorker({
+        storage,
+        clock,
+        endpoints: webhookEndpointsService(storage, clock, { users: usersService(storage, clock), targets }),
+        retryScheduleMs: schedule,
+        allowPrivateTargets: true,
+        timeoutMs: options.timeoutMs ?? 2000,
+        ...(options.perEndpoint ? { perEndpoint: options.perEndpoint } : {}),
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      });
+    }
+
+    const endpoints: string[] = [];
+    // Each test's endpoints go with it: a later test's events must not reach them, nor fill its worker's batches.
+    afterEach(async () => {
+      for (const id of endpoints.splice(0)) await api('DELETE', `/v1/webhook-endpoints/${id}`);
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+    });
+
+    /** An endpoint at its own path of the receiver, so what it got can be told apart. */
+    async function newEndpoint(events = ['product.*'], headers?: Record<string, string>) {
+      const path = `/hooks/${randomBytes(4).toString('hex')}`;
+      const response = await api('POST', '/v1/webhook-endpoints', {
+        body: { url: `${hooks.origin}${path}`, events },
+        ...(headers ? { headers } : {}),
+      });
+      assert.equal(response.status, 201, response.text);
+      endpoints.push(response.body.id);
+      return { id: response.body.id as string, secret: response.body.secret as string, path };
+    }
+
+    async function newProduct(): Promise<string> {
+      const response = await api('POST', '/v1/products', {
+        body: {
+          name: `Lamp ${randomBytes(3).toString('hex')}`,
+          category: 'home',
+          price: { amount: 1250, currency: 'EUR' },
+          stock: 5,
+        },
+      });
+      assert.equal(response.status, 201, response.text);
+      return response.body.id;
+    }
+
+    // biome-ignore lint/suspicious/noExplicitAny: deliveries are read from the API's JSON.
+    async function deliveries(endpointId: string, headers?: Record<string, string>): Promise<any[]> {
+      const response = await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries?limit=100`, {
+        ...(headers ? { headers } : {}),
+      });
+      assert.equal(response.status, 200, response.text);
+      return response.body.data;
+    }
+
+    /** The event bus fans out in the background: waits until the endpoint has `count` deliveries. */
+    const fannedOut = (endpointId: string, count: number) =>
+      waitFor(`${count} deliveries`, async () => {
+        const list = await deliveries(endpointId);
+        return list.length >= count ? list : null;
+      });
+
+    const receivedBy = (endpoint: { path: string }) =>
+      hooks.received.filter((request) => request.path === endpoint.path);
+
+    test('every delivery verifies with the official verifier, and fails with another secret or another body', async () => {
+      const endpoint = await newEndpoint();
+      const products = [await newProduct(), await newProduct(), await newProduct()];
+      await fannedOut(endpoint.id, 3);
+      await worker().drain();
+      const got = receivedBy(endpoint);
+      assert.equal(got.length, 3);
+      for (const delivery of got) {
+        const event = verify(endpoint.secret, delivery) as { id: string; type: string; data: { id: string } };
+        assert.equal(delivery.headers['webhook-id'], event.id);
+        assert.equal(event.type, 'product.created');
+        assert.deepEqual(Object.keys(event).sort(), ['apiVersion', 'createdAt', 'data', 'id', 'type']);
+        assert.throws(() => verify(`whsec_${randomBytes(32).toString('base64')}`, delivery));
+        assert.throws(() => verify(endpoint.secret, delivery, delivery.body.replace('Lamp', 'Lamb')));
+      }
+      assert.deepEqual(
+        got.map((delivery) => (JSON.parse(delivery.body) as { data: { id: string } }).data.id).sort(),
+        products.sort(),
+      );
+      const log = await deliveries(endpoint.id);
+      assert.ok(log.every((delivery) => delivery.status === 'succeeded' && delivery.attempts.length === 1));
+      assert.equal(log[0].attempts[0].statusCode, 204);
+    });
+
+    test('a receiver down for 2 simulated hours then back gets every event, on the retry schedule within jitter', async () => {
+      const endpoint = await newEndpoint();
+      const downUntil = nowMs + 2 * hour;
+      hooks.answerWith((_request, response) => {
+        response.statusCode = nowMs < downUntil ? 503 : 200;
+        response.end(nowMs < downUntil ? 'down for maintenance' : 'ok');
+      });
+      await newProduct();
+      await newProduct();
+      await fannedOut(endpoint.id, 2);
+      const work = worker();
+      for (let step = 0; step < 20; step++) {
+        await work.drain();
+        const pending = (await deliveries(endpoint.id)).filter((delivery) => delivery.status === 'pending');
+        if (pending.length === 0) break;
+        nowMs = Math.min(...pending.map((delivery) => Date.parse(delivery.nextAttemptAt)));
+      }
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+      for (const delivery of await deliveries(endpoint.id)) {
+        assert.equal(delivery.status, 'succeeded');
+        const statuses = delivery.attempts.map((attempt: { statusCode: number }) => attempt.statusCode);
+        // At 0, 1 min, 6 min, 36 min: down; at about 2 h 36 min: up.
+        assert.deepEqual(statuses, [503, 503, 503, 503, 200]);
+        assert.equal(delivery.attempts[0].responseBody, 'down for maintenance');
+        const times = delivery.attempts.map((attempt: { attemptedAt: string }) => Date.parse(attempt.attemptedAt));
+        for (let i = 1; i < times.length; i++) {
+          const gap = times[i] - times[i - 1];
+          const planned = schedule[i - 1] ?? 0;
+          assert.ok(gap >= planned * 0.9 && gap <= planned * 1.1, `gap ${i}: ${gap} ms for ${planned} ms`);
+        }
+      }
+    });
+
+    test('a 410 Gone disables the endpoint at once, and the owner is told', async () => {
+      const endpoint = await newEndpoint();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 410;
+        response.end();
+      });
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      await worker().drain();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+      const shown = await api('GET', `/v1/webhook-endpoints/${endpoint.id}`);
+      assert.equal(shown.body.enabled, false);
+      assert.equal(shown.body.disabledReason, 'gone');
+      const [delivery] = await deliveries(endpoint.id);
+      assert.equal(delivery.status, 'failed');
+      assert.equal(delivery.attempts.length, 1);
+      const told = await api('GET', '/v1/events?type=webhook_endpoint.disabled&limit=100');
+      assert.ok(
+        told.body.data.some((event: { data: { endpointId: string } }) => event.data.endpointId === endpoint.id),
+      );
+      const retry = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/deliveries/${delivery.id}/retry`);
+      assert.equal(retry.status, 409);
+      assert.equal(retry.body.error.code, 'CONFLICT');
+    });
+
+    test('an endpoint failing for 3 days is disabled, and the owner is told', async () => {
+      const endpoint = await newEndpoint();
+      const failingFrom = nowMs;
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 500;
+        response.end();
+      });
+      const work = worker();
+      /** Moves the clock from due time to due time until nothing is pending. */
+      const runOut = async () => {
+        for (let step = 0; step < 20; step++) {
+          await work.drain();
+          const pending = (await deliveries(endpoint.id)).filter((delivery) => delivery.status === 'pending');
+          if (pending.length === 0) return;
+          nowMs = Math.min(...pending.map((delivery) => Date.parse(delivery.nextAttemptAt)));
+        }
+      };
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      await runOut();
+      // The first delivery failed for good after about 39 hours; the endpoint stays on until 3 days of failures.
+      const [first] = await deliveries(endpoint.id);
+      assert.equal(first.status, 'failed');
+      assert.equal(first.attempts.length, schedule.length + 1);
+      assert.equal((await api('GET', `/v1/webhook-endpoints/${endpoint.id}`)).body.enabled, true);
+      nowMs = failingFrom + 2 * 86_400_000;
+      await newProduct();
+      await fannedOut(endpoint.id, 2);
+      await runOut();
+      const shown = await api('GET', `/v1/webhook-endpoints/${endpoint.id}`);
+      assert.equal(shown.body.enabled, false);
+      assert.equal(shown.body.disabledReason, 'failing');
+      const told = await api('GET', '/v1/events?type=webhook_endpoint.disabled&limit=100');
+      assert.ok(
+        told.body.data.some((event: { data: { endpointId: string } }) => event.data.endpointId === endpoint.id),
+      );
+    });
+
+    test('a 429 is retried no sooner than its Retry-After', async () => {
+      const endpoint = await newEndpoint();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 429;
+        response.setHeader('retry-after', '600');
+        response.end();
+      });
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      const work = worker();
+      await work.drain();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+      const [limited] = await deliveries(endpoint.id);
+      const firstAt = Date.parse(limited.attempts[0].attemptedAt);
+      assert.equal(limited.status, 'pending');
+      assert.ok(Date.parse(limited.nextAttemptAt) >= firstAt + 600_000);
+      nowMs = firstAt + 5 * minute;
+      await work.drain();
+      assert.equal((await deliveries(endpoint.id))[0].attempts.length, 1);
+      nowMs = Date.parse(limited.nextAttemptAt);
+      await work.drain();
+      const [done] = await deliveries(endpoint.id);
+      assert.equal(done.status, 'succeeded');
+      assert.equal(done.attempts.length, 2);
+    });
+
+    test('another 4xx is not retried: the delivery fails and the owner is notified', async () => {
+      const endpoint = await newEndpoint();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 400;
+        response.end('{"error":"bad signature"}');
+      });
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      const work = worker();
+      await work.drain();
+      nowMs += 2 * 86_400_000;
+      await work.drain();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+      const [delivery] = await deliveries(endpoint.id);
+      assert.equal(delivery.status, 'failed');
+      assert.deepEqual(
+        delivery.attempts.map((attempt: { statusCode: number }) => attempt.statusCode),
+        [400],
+      );
+      assert.equal(delivery.attempts[0].responseBody, '{"error":"bad signature"}');
+      const told = await api('GET', '/v1/events?type=webhook_endpoint.delivery_failed&limit=100');
+      assert.ok(
+        told.body.data.some((event: { data: { deliveryId: string } }) => event.data.deliveryId === delivery.id),
+      );
+    });
+
+    test('a redirect is not followed', async () => {
+      const endpoint = await newEndpoint();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 307;
+        response.setHeader('location', `${hooks.origin}/elsewhere`);
+        response.end();
+      });
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      await worker().drain();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+      assert.equal(receivedBy(endpoint).length, 1);
+      assert.ok(hooks.received.every((request) => request.path !== '/elsewhere'));
+      const [delivery] = await deliveries(endpoint.id);
+      assert.equal(delivery.attempts[0].statusCode, 307);
+      assert.notEqual(delivery.status, 'succeeded');
+    });
+
+    test('a huge response body is cut for the log, and a body that never ends does not hold the worker', async () => {
+      const endpoint = await newEndpoint();
+      hooks.answerWith((_request, response, count) => {
+        response.statusCode = 200;
+        if (count % 2 === 0) {
+          // Starts a body and never finishes it.
+          response.write('x'.repeat(100));
+          return;
+        }
+        response.end('y'.repeat(5 * 1024 * 1024));
+      });
+      await newProduct();
+      await newProduct();
+      await fannedOut(endpoint.id, 2);
+      await worker({ timeoutMs: 500 }).drain();
+      hooks.answerWith((_request, response) => {
+        response.statusCode = 204;
+        response.end();
+      });
+      const log = await deliveries(endpoint.id);
+      for (const delivery of log) {
+        assert.equal(delivery.status, 'succeeded');
+        assert.ok(delivery.attempts[0].responseBody.length <= 4096);
+      }
+      assert.ok(log.some((delivery) => delivery.attempts[0].responseBody === 'y'.repeat(4096)));
+    });
+
+    test('one endpoint with a backlog does not fill a batch: the others are sent in the same round', async () => {
+      const slow = await newEndpoint(['product.*']);
+      const other = await newEndpoint(['product.created']);
+      for (let i = 0; i < 6; i++) await newProduct();
+      await fannedOut(slow.id, 6);
+      await fannedOut(other.id, 6);
+      await worker({ perEndpoint: 2, batchSize: 4 }).tick();
+      const attempted = async (id: string) =>
+        (await deliveries(id)).filter((delivery) => delivery.attempts.length > 0).length;
+      assert.equal(await attempted(slow.id), 2);
+      assert.equal(await attempted(other.id), 2);
+      await worker().drain();
+    });
+
+    test('a retry, a replay and a second fan-out send the same webhook-id and body; the test event verifies', async () => {
+      const endpoint = await newEndpoint();
+      // The replayed range holds this test's event alone.
+      nowMs += minute;
+      const from = new Date(nowMs).toISOString();
+      await newProduct();
+      const [first] = await fannedOut(endpoint.id, 1);
+      // The bus delivers at least once: the same event fanned out again makes no second delivery.
+      const again = enqueueDeliveries(server.storage, clock, usersService(server.storage, clock));
+      const event = domainEvent('product.created', { type: 'product', id: 'prd_x' }, {}, clock());
+      const [made] = await again({ ...event, id: first.eventId });
+      assert.equal(made, undefined);
+      const work = worker();
+      await work.drain();
+      const retried = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/deliveries/${first.id}/retry`);
+      assert.equal(retried.status, 202);
+      assert.equal(retried.body.status, 'pending');
+      await work.drain();
+      nowMs += minute;
+      const replay = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/replay`, {
+        body: { from, to: new Date(nowMs).toISOString() },
+      });
+      assert.equal(replay.status, 202, replay.text);
+      assert.equal(replay.body.events, 1);
+      await work.drain();
+      const got = receivedBy(endpoint);
+      assert.equal(got.length, 3);
+      assert.ok(got.every((delivery) => delivery.headers['webhook-id'] === first.eventId));
+      assert.ok(got.every((delivery) => delivery.body === got[0]?.body));
+
+      const test = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/test`);
+      assert.equal(test.status, 202, test.text);
+      await work.drain();
+      const sent = receivedBy(endpoint).at(-1) as Received;
+      assert.equal(sent.headers['webhook-id'], test.body.eventId);
+      assert.equal((verify(endpoint.secret, sent) as { type: string }).type, 'webhook_endpoint.test');
+    });
+
+    test('a target that is private at delivery time is not contacted, and the attempt says why', async () => {
+      const endpoint = await newEndpoint();
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      const storage = server.storage;
+      const strict = webhookWorker({
+        storage,
+        clock,
+        endpoints: webhookEndpointsService(storage, clock, {
+          users: usersService(storage, clock),
+          targets: { allowPrivate: false },
+        }),
+        retryScheduleMs: schedule,
+        allowPrivateTargets: false,
+      });
+      await strict.drain();
+      assert.equal(receivedBy(endpoint).length, 0);
+      const [delivery] = await deliveries(endpoint.id);
+      assert.equal(delivery.status, 'pending');
+      assert.equal(delivery.attempts[0].statusCode, null);
+      assert.match(delivery.attempts[0].error, /target refused/);
+    });
+
+    async function customer() {
+      const user = await api('POST', '/v1/users', {
+        body: {
+          email: `u${randomBytes(4).toString('hex')}@example.test`,
+          name: 'Someone',
+          role: 'customer',
+          location: null,
+        },
+      });
+      const key = await api('POST', '/v1/api-keys', { body: { ownerId: user.body.id, name: 'test' } });
+      return { id: user.body.id as string, headers: { authorization: `Bearer ${key.body.secret}` } };
+    }
+
+    test("a customer's endpoint is sent events about their own things and the catalog, never another's", async () => {
+      const [owner, other] = [await customer(), await customer()];
+      const endpoint = await newEndpoint(['order.*', 'user.*'], owner.headers);
+      const product = await newProduct();
+      const order = async (customerId: string) => {
+        const placed = await api('POST', '/v1/orders', {
+          body: { customerId, items: [{ productId: product, quantity: 1 }] },
+        });
+        assert.equal(placed.status, 201, placed.text);
+        return placed.body.id as string;
+      };
+      await order(other.id);
+      await api('PATCH', `/v1/users/${other.id}`, { body: { name: 'Someone else' } });
+      // Events fan out in commit order: once the owner's order is there, the other customer's events were handled.
+      const own = await order(owner.id);
+      const [delivery] = await fannedOut(endpoint.id, 1);
+      assert.equal(delivery.eventType, 'order.created');
+      await worker().drain();
+      const sent = receivedBy(endpoint).map((request) => JSON.parse(request.body) as { data: { id: string } });
+      assert.deepEqual(
+        sent.map((event) => event.data.id),
+        [own],
+      );
+    });
+
+    test("a customer cannot see or act on another customer's delivery log: 404, and nothing is sent", async () => {
+      const [owner, stranger] = [(await customer()).headers, (await customer()).headers];
+      const endpoint = await newEndpoint(['product.*'], owner);
+      await newProduct();
+      const [delivery] = await fannedOut(endpoint.id, 1);
+      const shown = await deliveries(endpoint.id, owner);
+      assert.equal(shown.length, 1);
+      for (const [method, path] of [
+        ['GET', `/v1/webhook-endpoints/${endpoint.id}/deliveries`],
+        ['GET', `/v1/webhook-endpoints/${endpoint.id}/deliveries/${delivery.id}`],
+        ['POST', `/v1/webhook-endpoints/${endpoint.id}/deliveries/${delivery.id}/retry`],
+        ['POST', `/v1/webhook-endpoints/${endpoint.id}/test`],
+      ] as const) {
+        const response = await api(method, path, { headers: stranger });
+        assert.equal(response.status, 404, `${method} ${path}`);
+        assert.equal(response.body.error.code, 'RESOURCE_NOT_FOUND');
+      }
+      assert.deepEqual(await deliveries(endpoint.id), shown);
+      await worker().drain();
+    });
+  });
+}
+
+if (storageKinds().includes('postgres')) {
+  test('two workers on PostgreSQL never send one attempt twice', async () => {
+    const database = await testDatabase('postgres');
+    const nowMs = Date.now();
+    const clock = () => new Date(nowMs);
+    const server = await startServer({
+      databaseUrl: database.url,
+      clock,
+      env: { WEBHOOK_ALLOW_PRIVATE_TARGETS: '1' },
+      webhookWorker: false,
+    });
+    const hooks = await receiver(() => nowMs);
+    const second = openStorage(database.url);
+    try {
+      const api = client(server);
+      const endpoint = await api('POST', '/v1/webhook-endpoints', {
+        body: { url: `${hooks.origin}/hooks`, events: ['product.*'] },
+      });
+      const enqueue = enqueueDeliveries(server.storage, clock, usersService(server.storage, clock));
+      for (let i = 0; i < 40; i++) {
+        await enqueue(domainEvent('product.created', { type: 'product', id: `prd_${i}` }, { i }, clock()));
+      }
+      const make = (storage: Storage) =>
+        webhookWorker({
+          storage,
+          clock,
+          endpoints: webhookEndpointsService(storage, clock, {
+            users: usersService(storage, clock),
+            targets: { allowPrivate: true },
+          }),
+          retryScheduleMs: schedule,
+          allowPrivateTargets: true,
+          perEndpoint: 40,
+          batchSize: 5,
+        });
+      const [one, two] = [make(server.storage), make(second)];
+      await Promise.all([one.drain(), two.drain(), one.drain(), two.drain()]);
+      const ids = hooks.received.map((request) => request.headers['webhook-id']);
+      assert.equal(ids.length, 40);
+      assert.equal(new Set(ids).size, 40);
+      const list = await api('GET', `/v1/webhook-endpoints/${endpoint.body.id}/deliveries?limit=100`);
+      assert.ok(
+        list.body.data.every(
+          (delivery: { status: string; attempts: unknown[] }) =>
+            delivery.status === 'succeeded' && delivery.attempts.length === 1,
+        ),
+      );
+    } finally {
+      await second.close();
+      await hooks.close();
+      await server.close();
+      await database.drop();
+    }
+  });
+}
