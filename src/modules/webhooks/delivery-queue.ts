@@ -8,44 +8,12 @@
 //   3. A claim takes at most `perEndpoint` deliveries of any one endpoint, oldest due first, so one endpoint's
 //      backlog cannot fill a batch.
 //   4. An attempt, the delivery's new state, the endpoint's new state and the owner's notification commit together.
-import { type Generated, type Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AnyDb, Storage } from '../../storage/database.ts';
 import { appendEvent, type DomainEvent, domainEvent, type OutboxTable } from '../../storage/outbox.ts';
+import type { WebhooksTables } from './repository.ts';
 
-type QueueTables = {
-  webhook_endpoints: {
-    id: string;
-    owner_id: string;
-    enabled: number;
-    disabled_reason: string | null;
-    failing_since: string | null;
-    version: number;
-    updated_at: string;
-  };
-  webhook_deliveries: {
-    id: string;
-    endpoint_id: string;
-    event_id: string;
-    event_type: string;
-    payload: string;
-    status: string;
-    attempts: number;
-    next_attempt_at: string | null;
-    last_attempt_at: string | null;
-    created_at: string;
-  };
-  webhook_attempts: {
-    position: Generated<number>;
-    delivery_id: string;
-    attempted_at: string;
-    status_code: number | null;
-    error: string | null;
-    latency_ms: number;
-    response_body: string | null;
-  };
-};
-
-const tables = (db: AnyDb): Kysely<QueueTables> => db.withTables<QueueTables>();
+const tables = (db: AnyDb): Kysely<WebhooksTables> => db.withTables<WebhooksTables>();
 
 /** A claimed delivery: what a worker needs to send it. `payload` is the exact body every attempt sends. */
 export interface ClaimedDelivery {

@@ -15,7 +15,7 @@ import type {
   WebhookEvent,
 } from './schema.ts';
 
-type WebhooksTables = {
+export type WebhooksTables = {
   webhook_endpoints: {
     id: string;
     owner_id: string;
