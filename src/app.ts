@@ -285,7 +285,7 @@ export async function buildApp({
     endpoints: webhookEndpoints,
     owners: users,
     retryScheduleMs: config.webhookRetryScheduleMs,
-    allowPrivateTargets: config.webhookAllowPrivateTargets,
+    targets: webhookTargets,
     runWorker: webhookWorker,
   });
   deprecatedUsageRoutes(app, deprecatedCalls);

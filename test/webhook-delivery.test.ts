@@ -106,7 +106,7 @@ for (const kind of storageKinds()) {
         clock,
         endpoints: webhookEndpointsService(storage, clock, { users: usersService(storage, clock), targets }),
         retryScheduleMs: schedule,
-        allowPrivateTargets: true,
+        targets,
         timeoutMs: options.timeoutMs ?? 2000,
         ...(options.perEndpoint ? { perEndpoint: options.perEndpoint } : {}),
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
@@ -464,7 +464,7 @@ for (const kind of storageKinds()) {
           targets: { allowPrivate: false },
         }),
         retryScheduleMs: schedule,
-        allowPrivateTargets: false,
+        targets: { allowPrivate: false },
       });
       await strict.drain();
       assert.equal(receivedBy(endpoint).length, 0);
@@ -472,6 +472,29 @@ for (const kind of storageKinds()) {
       assert.equal(delivery.status, 'pending');
       assert.equal(delivery.attempts[0].statusCode, null);
       assert.match(delivery.attempts[0].error, /target refused/);
+    });
+
+    test('a host that resolved to a public address at registration and to a private one at delivery is not contacted', async () => {
+      // DNS is the outside world: the resolver is the test's, so the answer can change between the two checks.
+      let answer = ['203.0.113.10'];
+      const targets = { allowPrivate: false, resolve: async () => answer };
+      const storage = server.storage;
+      const registry = webhookEndpointsService(storage, clock, { users: usersService(storage, clock), targets });
+      const issued = await registry.create(server.admin.userId, {
+        url: `https://hooks.rebinding.example/${randomBytes(4).toString('hex')}`,
+        events: ['product.*'],
+      });
+      endpoints.push(issued.endpoint.id);
+      await newProduct();
+      await fannedOut(issued.endpoint.id, 1);
+      answer = ['127.0.0.1'];
+      const before = hooks.received.length;
+      await webhookWorker({ storage, clock, endpoints: registry, retryScheduleMs: schedule, targets }).drain();
+      assert.equal(hooks.received.length, before, 'nothing reached a local receiver');
+      const [delivery] = await deliveries(issued.endpoint.id);
+      assert.equal(delivery.status, 'pending');
+      assert.equal(delivery.attempts[0].statusCode, null);
+      assert.match(delivery.attempts[0].error, /target refused.*127\.0\.0\.1/);
     });
 
     async function customer() {
@@ -566,7 +589,7 @@ if (storageKinds().includes('postgres')) {
             targets: { allowPrivate: true },
           }),
           retryScheduleMs: schedule,
-          allowPrivateTargets: true,
+          targets: { allowPrivate: true },
           perEndpoint: 40,
           batchSize: 5,
         });

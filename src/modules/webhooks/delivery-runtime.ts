@@ -6,6 +6,7 @@ import type { Clock } from '../../kernel/clock.ts';
 import type { Storage } from '../../storage/database.ts';
 import { type EndpointOwners, enqueueDeliveries } from './fan-out.ts';
 import type { WebhookEndpointsService } from './service.ts';
+import type { TargetOptions } from './targets.ts';
 import { webhookWorker } from './worker.ts';
 
 /** The bus consumer's name: its queue outlives a restart, so events published while the process is down wait. */
@@ -18,7 +19,7 @@ export interface WebhookDeliveryOptions {
   endpoints: WebhookEndpointsService;
   owners: EndpointOwners;
   retryScheduleMs: readonly number[];
-  allowPrivateTargets: boolean;
+  targets: TargetOptions;
   /** Whether this process sends deliveries; a suite that drives its own worker turns it off. */
   runWorker: boolean;
 }
@@ -35,7 +36,7 @@ export async function installWebhookDelivery(app: FastifyInstance, options: Webh
     clock: options.clock,
     endpoints: options.endpoints,
     retryScheduleMs: options.retryScheduleMs,
-    allowPrivateTargets: options.allowPrivateTargets,
+    targets: options.targets,
     log: app.log,
   });
   app.addHook('onReady', async () => worker.start());

@@ -15,14 +15,15 @@ import { judge, pinnedLookup, type SendOutcome, sendWebhook } from './delivery.t
 import { type ClaimedDelivery, claimDue, recordAttempt } from './delivery-queue.ts';
 import type { WebhookEndpointsService } from './service.ts';
 import { signedHeaders } from './signing.ts';
-import { checkWebhookTarget } from './targets.ts';
+import { checkWebhookTarget, type TargetOptions } from './targets.ts';
 
 export interface WebhookWorkerOptions {
   storage: Storage;
   clock: Clock;
   endpoints: Pick<WebhookEndpointsService, 'get' | 'signingSecrets'>;
   retryScheduleMs: readonly number[];
-  allowPrivateTargets: boolean;
+  /** The same rules as at registration (WEBHOOK_ALLOW_PRIVATE_TARGETS, the resolver), applied again at every attempt. */
+  targets: TargetOptions;
   timeoutMs?: number;
   perEndpoint?: number;
   batchSize?: number;
@@ -61,7 +62,7 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   let stopping = new AbortController();
 
   async function attemptOnce(delivery: ClaimedDelivery, url: string): Promise<SendOutcome> {
-    const target = await checkWebhookTarget(url, { allowPrivate: options.allowPrivateTargets });
+    const target = await checkWebhookTarget(url, options.targets);
     if (!target.ok) return { kind: 'error', error: `target refused: url ${target.reason}`, latencyMs: 0 };
     const secrets = await endpoints.signingSecrets(delivery.endpointId);
     const timestampSeconds = Math.floor(clock().getTime() / 1000);
