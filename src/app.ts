@@ -188,7 +188,8 @@ export async function buildApp({
   );
   // A store passed in belongs to the caller; only the one made here is closed here.
   if (!keyValue) app.addHook('onClose', () => kv.close());
-  const bus = eventBus ?? (config.amqpUrl ? await rabbitMqBus({ url: config.amqpUrl }) : memoryBus());
+  const bus =
+    eventBus ?? (config.amqpUrl ? await rabbitMqBus({ url: config.amqpUrl, prefix: config.amqpPrefix }) : memoryBus());
   const relay = outboxRelay({
     storage,
     bus,
@@ -285,6 +286,7 @@ export async function buildApp({
     endpoints: webhookEndpoints,
     owners: users,
     retryScheduleMs: config.webhookRetryScheduleMs,
+    timeoutMs: config.webhookTimeoutMs,
     targets: webhookTargets,
     runWorker: webhookWorker,
   });

@@ -24,6 +24,8 @@ export interface Config {
   /** How long a rate decision may wait on Redis before this process answers it alone (REDIS_COMMAND_TIMEOUT). */
   redisCommandTimeoutMs: number;
   amqpUrl: string | null;
+  /** Starts every RabbitMQ exchange and queue name, so deployments sharing a broker never meet (AMQP_PREFIX). */
+  amqpPrefix: string;
   corsOrigins: string[];
   tls: { certFile: string; keyFile: string } | null;
   /** A plain-HTTP port that answers every request with a 308 to the HTTPS URL; only with TLS. */
@@ -34,6 +36,8 @@ export interface Config {
   rateLimitAnonymous: RateLimitRule;
   rateLimitTiers: Record<Tier, TierLimits>;
   webhookRetryScheduleMs: number[];
+  /** How long one delivery attempt may take (WEBHOOK_TIMEOUT); a worker's claim on a delivery lasts a few times this. */
+  webhookTimeoutMs: number;
   webhookAllowPrivateTargets: boolean;
   /** How access tokens are signed: an asymmetric key kept in the database, or HS256 with a configured secret. */
   accessTokens: AccessTokenConfig;
@@ -184,6 +188,21 @@ function readSchedule(env: Env): number[] {
   return delays as number[];
 }
 
+function readWebhookTimeout(env: Env): number {
+  const raw = env.WEBHOOK_TIMEOUT ?? '10s';
+  const ms = parseDurationMs(raw);
+  if (ms === null || ms < 1) throw new ConfigError('WEBHOOK_TIMEOUT', `must be a duration such as '10s', got '${raw}'`);
+  return ms;
+}
+
+function readAmqpPrefix(env: Env): string {
+  const raw = env.AMQP_PREFIX ?? 'portico';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(raw)) {
+    throw new ConfigError('AMQP_PREFIX', `must be letters, digits, '.', '_' or '-', got '${raw}'`);
+  }
+  return raw;
+}
+
 function readTls(env: Env): Config['tls'] {
   const certFile = env.TLS_CERT_FILE || undefined;
   const keyFile = env.TLS_KEY_FILE || undefined;
@@ -291,6 +310,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisCommandTimeoutMs: readRedisCommandTimeout(env),
     amqpUrl: readUrl(env, 'AMQP_URL', ['amqp:', 'amqps:']),
+    amqpPrefix: readAmqpPrefix(env),
     corsOrigins: readOrigins(env),
     tls,
     httpRedirectPort: readRedirectPort(env, tls, port),
@@ -299,6 +319,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitAnonymous: readRateLimit(env),
     rateLimitTiers: readRateLimitTiers(env),
     webhookRetryScheduleMs: readSchedule(env),
+    webhookTimeoutMs: readWebhookTimeout(env),
     webhookAllowPrivateTargets: readFlag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS'),
     accessTokens: readAccessTokens(env),
   };

@@ -19,6 +19,7 @@ export interface WebhookDeliveryOptions {
   endpoints: WebhookEndpointsService;
   owners: EndpointOwners;
   retryScheduleMs: readonly number[];
+  timeoutMs: number;
   targets: TargetOptions;
   /** Whether this process sends deliveries; a suite that drives its own worker turns it off. */
   runWorker: boolean;
@@ -36,6 +37,7 @@ export async function installWebhookDelivery(app: FastifyInstance, options: Webh
     clock: options.clock,
     endpoints: options.endpoints,
     retryScheduleMs: options.retryScheduleMs,
+    timeoutMs: options.timeoutMs,
     targets: options.targets,
     log: app.log,
   });

@@ -54,8 +54,9 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   const perEndpoint = options.perEndpoint ?? 4;
   const batchSize = options.batchSize ?? 50;
   const pollMs = options.pollMs ?? 1000;
-  // A claim outlives the longest attempt: until then no other worker takes the delivery.
-  const leaseMs = timeoutMs * 2 + 30_000;
+  // A claim outlives the longest attempt (the target check, the send bounded by the timeout, the record) several
+  // times over: until then no other worker takes the delivery; after it, one whose worker died is sent again.
+  const leaseMs = timeoutMs * 5;
   const busy = new Map<string, number>();
   const running = new Set<Promise<unknown>>();
   let polling: Promise<void> | null = null;
