@@ -8,10 +8,10 @@ import type { Storage } from '../../storage/database.ts';
 import { currentApiVersion } from '../../storage/outbox.ts';
 import { matchesAny } from '../events/index.ts';
 import { mayReceive } from './audience.ts';
-import { attemptsOf, outboxEventsBetween, requeueDelivery, requeueEvents } from './delivery-queue.ts';
+import { outboxEventsBetween, requeueDelivery, requeueEvents } from './delivery-queue.ts';
 import type { DeliveryWithAttempts } from './delivery-schema.ts';
 import { type EndpointOwners, webhookEvent } from './fan-out.ts';
-import { createDeliveries, findDelivery, listDeliveries } from './repository.ts';
+import { attemptsOf, createDeliveries, findDelivery, listDeliveries } from './repository.ts';
 import type { DeliveryStatus, WebhookDeliveryRecord, WebhookEndpointRecord } from './schema.ts';
 
 export const testEventType = 'webhook_endpoint.test';

@@ -97,16 +97,6 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
   });
 }
 
-/** One attempt as the delivery log shows it. */
-export interface AttemptLogEntry {
-  deliveryId: string;
-  attemptedAt: string;
-  statusCode: number | null;
-  error: string | null;
-  latencyMs: number;
-  responseBody: string | null;
-}
-
 export interface AttemptRecord {
   attemptedAt: Date;
   statusCode: number | null;
@@ -245,27 +235,4 @@ export async function outboxEventsBetween(db: AnyDb, from: string, to: string, l
     aggregate: { type: row.aggregate_type, id: row.aggregate_id },
     data: JSON.parse(row.payload) as unknown,
   }));
-}
-
-/** The attempts at each of these deliveries, oldest first, in one query. */
-export async function attemptsOf(db: AnyDb, deliveryIds: readonly string[]): Promise<Map<string, AttemptLogEntry[]>> {
-  const byDelivery = new Map<string, AttemptLogEntry[]>(deliveryIds.map((id) => [id, []]));
-  if (deliveryIds.length === 0) return byDelivery;
-  const rows = await tables(db)
-    .selectFrom('webhook_attempts')
-    .selectAll()
-    .where('delivery_id', 'in', deliveryIds)
-    .orderBy('position')
-    .execute();
-  for (const row of rows) {
-    byDelivery.get(row.delivery_id)?.push({
-      deliveryId: row.delivery_id,
-      attemptedAt: row.attempted_at,
-      statusCode: row.status_code === null ? null : Number(row.status_code),
-      error: row.error,
-      latencyMs: Number(row.latency_ms),
-      responseBody: row.response_body,
-    });
-  }
-  return byDelivery;
 }

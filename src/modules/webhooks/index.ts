@@ -14,8 +14,6 @@ export {
   endpointsFor,
   findDelivery,
   findEndpoint,
-  insertAttempt,
-  listAttempts,
   listDeliveries,
   updateDelivery,
   updateEndpoint,

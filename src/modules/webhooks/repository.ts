@@ -275,27 +275,19 @@ export async function updateDelivery(
     .execute();
 }
 
-export async function insertAttempt(db: AnyDb, attempt: WebhookAttemptRecord): Promise<void> {
-  await tables(db)
-    .insertInto('webhook_attempts')
-    .values({
-      delivery_id: attempt.deliveryId,
-      attempted_at: attempt.attemptedAt,
-      status_code: attempt.statusCode,
-      error: attempt.error,
-      latency_ms: attempt.latencyMs,
-      response_body: attempt.responseBody,
-    })
-    .execute();
-}
-
-/** A delivery's attempts, oldest first. */
-export async function listAttempts(db: AnyDb, deliveryId: string): Promise<WebhookAttemptRecord[]> {
+/** The attempts at each of these deliveries, oldest first, in one query. */
+export async function attemptsOf(
+  db: AnyDb,
+  deliveryIds: readonly string[],
+): Promise<Map<string, WebhookAttemptRecord[]>> {
+  const byDelivery = new Map<string, WebhookAttemptRecord[]>(deliveryIds.map((id) => [id, []]));
+  if (deliveryIds.length === 0) return byDelivery;
   const rows = await tables(db)
     .selectFrom('webhook_attempts')
     .selectAll()
-    .where('delivery_id', '=', deliveryId)
+    .where('delivery_id', 'in', deliveryIds)
     .orderBy('position')
     .execute();
-  return rows.map(toAttempt);
+  for (const row of rows) byDelivery.get(row.delivery_id)?.push(toAttempt(row));
+  return byDelivery;
 }
