@@ -112,12 +112,14 @@ export async function startProcess(spec: ServerSpec): Promise<RunningServer> {
   };
 }
 
-/** Runs a command to completion (a seed, a migration) with an explicit environment; fails with its last line. */
-export function runToCompletion(label: string, script: string, args: string[], env: Record<string, string>): void {
+/** Runs a command to completion (a seed, a migration) with an explicit environment and answers its stdout; fails
+ * with its last line. */
+export function runToCompletion(label: string, script: string, args: string[], env: Record<string, string>): string {
   try {
-    execFileSync(process.execPath, [script, ...args], {
+    return execFileSync(process.execPath, [script, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: 'pipe',
+      encoding: 'utf8',
     });
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();

@@ -154,11 +154,22 @@ function seed(database: BenchDatabase, products: number): void {
   });
 }
 
-/** The harness measures only like against like: both sides must send the same bytes for the same request. */
-async function assertSameBody(path: string, subject: RunningServer, baseline: RunningServer): Promise<void> {
-  const [a, b] = await Promise.all([fetch(subject.url + path), fetch(baseline.url + path)]);
+/** The harness measures only like against like: both sides must send the same bytes for the same request. A side
+ * that mints ids and timestamps is compared with those masked (`sameness`), and each side gets its own headers. */
+async function assertSameBody(
+  path: string,
+  subject: RunningServer,
+  baseline: RunningServer,
+  { init = {}, baselineInit = init, status = 200, sameness = (body: string) => body } = {} as {
+    init?: RequestInit;
+    baselineInit?: RequestInit;
+    status?: number;
+    sameness?: (body: string) => string;
+  },
+): Promise<void> {
+  const [a, b] = await Promise.all([fetch(subject.url + path, init), fetch(baseline.url + path, baselineInit)]);
   const [bodyA, bodyB] = await Promise.all([a.text(), b.text()]);
-  if (a.status !== 200 || bodyA !== bodyB) {
+  if (a.status !== status || b.status !== status || sameness(bodyA) !== sameness(bodyB)) {
     throw new BenchError(
       `baseline and subject answer ${path} differently (${a.status}/${b.status}); the comparison would be unfair`,
     );
@@ -175,6 +186,140 @@ async function withDatabase<T>(database: BenchDatabase, servers: RunningServer[]
 }
 
 const productCount = (quick: boolean) => (quick ? 10_000 : 1_000_000);
+
+/** Portico's limiter still runs on every request with a credential, but the internal tier's burst is raised so
+ * high that it never refuses the load (an admin's tier is internal, which has no daily quota). */
+const unrefusedInternalTier = { RATE_LIMIT_TIERS: 'internal=none/1000000000' };
+
+interface BenchAdmin {
+  id: string;
+  email: string;
+  password: string;
+}
+
+/** An admin made through the CLI before the server starts, as an operator would. */
+function createAdmin(database: BenchDatabase): BenchAdmin {
+  const admin = { email: 'bench-admin@portico.test', password: 'bench-admin-password' };
+  const created = runToCompletion(
+    'portico users create',
+    main,
+    ['users', 'create', '--email', admin.email, '--password', admin.password, '--role', 'admin'],
+    { DATABASE_URL: database.url, LOG_LEVEL: 'warn' },
+  );
+  return { ...admin, id: (JSON.parse(created) as { id: string }).id };
+}
+
+/** The admin's secret API key, from `portico keys create` (the secret is its last line). */
+function createAdminKey(database: BenchDatabase, admin: BenchAdmin): string {
+  const output = runToCompletion('portico keys create', main, ['keys', 'create', '--email', admin.email], {
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'warn',
+  });
+  return output.trim().split('\n').at(-1) ?? '';
+}
+
+/** Ids and timestamps are minted per request: two orders are alike when all else is. */
+const maskMinted = (body: string) =>
+  body.replaceAll(/(ord|evt)_[0-9a-z]{26}/g, '$1_…').replaceAll(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T…');
+
+const authJwt: Scenario = {
+  name: 'auth-jwt',
+  goal: 'GET / through every edge plugin with a valid access token (JWT verified with jose)',
+  baseline: 'bare Fastify returning the same JSON',
+  ratioGoal: 0.6,
+  needs: [],
+  async run(context) {
+    const database = await sqliteDatabase();
+    const admin = createAdmin(database);
+    const subject = await startPortico(database, unrefusedInternalTier);
+    const body = await (await fetch(`${subject.url}/`)).text();
+    const baseline = await startBaseline('root.ts', { BENCH_BODY: body });
+    return withDatabase(database, [subject, baseline], async () => {
+      const issued = await fetch(`${subject.url}/v1/auth/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: admin.email, password: admin.password }),
+      });
+      if (issued.status !== 200) throw new BenchError(`POST /v1/auth/tokens answered ${issued.status}`);
+      const { accessToken } = (await issued.json()) as { accessToken: string };
+      const headers = { authorization: `Bearer ${accessToken}` };
+      await assertSameBody('/', subject, baseline, { init: { headers } });
+      const request = { method: 'GET' as const, paths: ['/'], headers };
+      return interleave(
+        {
+          name: this.name,
+          goal: this.goal,
+          unit: 'req/s',
+          baseline: this.baseline,
+          ratioGoal: this.ratioGoal,
+          subjectRssMiB: null,
+          notes: ['an admin (internal tier: no daily quota, burst raised by RATE_LIMIT_TIERS) signs in by password'],
+        },
+        { server: baseline, request },
+        { server: subject, request },
+        context.timing,
+      );
+    });
+  },
+};
+
+const orderCreate: Scenario = {
+  name: 'order-create',
+  goal: 'POST /v1/orders (validation, stock decrement, order, outbox event in one transaction) on SQLite, API key',
+  baseline: 'bare Fastify + node:sqlite running the same statements in one transaction',
+  ratioGoal: 0.5,
+  needs: [],
+  async run(context) {
+    const database = await sqliteDatabase();
+    const products = context.quick ? 10_000 : 100_000;
+    seed(database, products);
+    const admin = createAdmin(database);
+    const key = createAdminKey(database, admin);
+    const subject = await startPortico(database, unrefusedInternalTier);
+    const baseline = await startBaseline('order.ts', { DATABASE_URL: database.url, PUBLIC_URL: subject.url });
+    return withDatabase(database, [subject, baseline], async () => {
+      const headers = { 'x-api-key': key, 'content-type': 'application/json' };
+      // One product with the most stock the catalog allows, so no order of the run is refused for want of it.
+      const created = await fetch(`${subject.url}/v1/products`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          name: 'Bench product',
+          category: 'bench',
+          price: { amount: 1250, currency: 'EUR' },
+          stock: 1_000_000_000,
+        }),
+      });
+      if (created.status !== 201) throw new BenchError(`POST /v1/products answered ${created.status}`);
+      const product = (await created.json()) as { id: string };
+      // No Idempotency-Key: each request is a fresh order.
+      const body = JSON.stringify({ customerId: admin.id, items: [{ productId: product.id, quantity: 1 }] });
+      await assertSameBody('/v1/orders', subject, baseline, {
+        init: { method: 'POST', headers, body },
+        status: 201,
+        sameness: maskMinted,
+      });
+      const request = { method: 'POST' as const, paths: ['/v1/orders'], headers, body };
+      return interleave(
+        {
+          name: this.name,
+          goal: this.goal,
+          unit: 'req/s',
+          baseline: this.baseline,
+          ratioGoal: this.ratioGoal,
+          subjectRssMiB: null,
+          notes: [
+            `${products} products seeded; one order line per request against one product of 1,000,000,000 in stock; ` +
+              "an admin's key (internal tier, burst raised by RATE_LIMIT_TIERS); both sides write the same file",
+          ],
+        },
+        { server: baseline, request },
+        { server: subject, request },
+        context.timing,
+      );
+    });
+  },
+};
 
 function productScenario(name: 'product-sqlite' | 'product-postgres'): Scenario {
   const onPostgres = name === 'product-postgres';
@@ -294,6 +439,7 @@ export const scenarios: Scenario[] = [
       }
     },
   },
+  authJwt,
   productScenario('product-sqlite'),
   productScenario('product-postgres'),
   {
@@ -351,4 +497,5 @@ export const scenarios: Scenario[] = [
       });
     },
   },
+  orderCreate,
 ];
