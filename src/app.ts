@@ -170,7 +170,7 @@ export async function buildApp({
   installValidators(app);
   installContentTypes(app);
   echoRequestId(app);
-  await installSecurityHeaders(app, { tls: config.tls !== null });
+  installSecurityHeaders(app, { tls: config.tls !== null });
   installErrorHandler(app, publicUrl);
   installMethodTable(app, publicUrl);
   await installCors(app, config.corsOrigins);

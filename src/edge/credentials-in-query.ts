@@ -11,6 +11,7 @@ const credentialParameters = ['api_key', 'apiKey', 'key', 'access_token'];
 
 export function refuseCredentialsInQuery(app: FastifyInstance): void {
   app.addHook('onRequest', async (request) => {
+    if (!request.url.includes('?')) return;
     const query = request.query as Record<string, unknown>;
     for (const name of credentialParameters) {
       const values = [query[name]].flat();

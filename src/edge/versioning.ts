@@ -109,6 +109,8 @@ export function versionRewriter(served: ServedPaths) {
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const search = queryAt < 0 ? '' : url.slice(queryAt);
     const [, first = '', ...rest] = path.split('/');
+    // Paths no version concerns (`/`, `/docs`, `/oauth/…`) are left as they are, at no further cost.
+    if (!served.segments.has(first) && !/^v[0-9]+$/.test(first)) return url;
     const negotiation: Negotiation = { path: null, asked: null, unversioned: false, error: null };
     negotiations.set(raw, negotiation);
     const query = new URLSearchParams(search);
@@ -124,7 +126,6 @@ export function versionRewriter(served: ServedPaths) {
         askedVersion(raw.headers, new URLSearchParams());
         return `/${routedVersion}/${rest.join('/')}${search}`;
       }
-      if (!served.segments.has(first)) return url;
       negotiation.unversioned = true;
       negotiation.asked = askedVersion(raw.headers, query);
       query.delete('version');
@@ -153,9 +154,17 @@ function appendHeader(reply: FastifyReply, name: string, values: string): void {
   reply.header(name, existing === undefined || existing === '' ? values : `${String(existing)}, ${values}`);
 }
 
+/** The Deprecation and Sunset fields of each deprecated version, the same on every answer. */
+const deprecationFields = Object.fromEntries(
+  Object.entries(deprecations).map(([version, { deprecatedAt, sunsetAt }]) => [
+    version,
+    { deprecation: `@${Math.floor(deprecatedAt.getTime() / 1000)}`, sunset: sunsetAt.toUTCString() },
+  ]),
+) as Partial<Record<ApiVersion, { deprecation: string; sunset: string }>>;
+
 /** The successor of a deprecated version's URL: the same path, query and all, under the successor. */
 const successorUrl = (publicUrl: string, request: FastifyRequest, successor: ApiVersion): string =>
-  `${publicUrl}${request.url.replace(new RegExp(`^/${routedVersion}/`), `/${successor}/`)}`;
+  `${publicUrl}${request.url.startsWith(`/${routedVersion}/`) ? `/${successor}/${request.url.slice(routedVersion.length + 2)}` : request.url}`;
 
 /**
  * Sets what an answer says about its version: `Vary` where headers chose it, and on a deprecated version
@@ -172,8 +181,8 @@ export function versionHeaders(request: FastifyRequest, reply: FastifyReply, pub
   }
   const deprecation = deprecations[version];
   if (deprecation) {
-    reply.header('deprecation', `@${Math.floor(deprecation.deprecatedAt.getTime() / 1000)}`);
-    reply.header('sunset', deprecation.sunsetAt.toUTCString());
+    reply.header('deprecation', deprecationFields[version]?.deprecation);
+    reply.header('sunset', deprecationFields[version]?.sunset);
     appendHeader(
       reply,
       'link',

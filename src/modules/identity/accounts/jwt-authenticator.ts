@@ -9,13 +9,15 @@
 // 7. `exp`, `nbf` and `iat` hold at the clock's time, give or take a small leeway, and it lived no longer than an
 //    access token may;
 // 8. `sub`, `jti` and `role` are present and well-formed; its scopes are cut to what the role may hold.
-// Every failure is the same 401: the reason is never told.
+// Every failure is the same 401: the reason is never told. A token that passed all of this is remembered
+// (verified-tokens.ts) and on its next use only rules 3 and 7 are checked again.
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { type Authenticator, badCredentials, bearerToken } from '../../../edge/authentication.ts';
 import type { Clock } from '../../../kernel/clock.ts';
 import { type Principal, type Role, scopesOfRole } from '../principal.ts';
 import { accessTokenTtlSeconds, clockToleranceSeconds, type Keyring } from './signing-keys.ts';
 import type { TokenAudience } from './tokens.ts';
+import { verifiedTokens } from './verified-tokens.ts';
 
 export const maxAccessTokenBytes = 8 * 1024;
 
@@ -25,12 +27,17 @@ const roles: readonly string[] = ['admin', 'customer'] satisfies Role[];
 const invalidToken = () => badCredentials('access token');
 
 export function jwtAuthenticator(keys: Keyring, audience: TokenAudience, clock: Clock): Authenticator {
+  const verified = verifiedTokens();
+  const keyOf = (kid: string) => keys.verificationKey(kid);
   return {
     name: 'jwt',
     async authenticate(request): Promise<Principal | null> {
       const token = bearerToken(request);
       if (token === null || !jwsShape.test(token)) return null;
       if (token.length > maxAccessTokenBytes) throw invalidToken();
+      const now = clock();
+      const known = await verified.find(token, Math.floor(now.getTime() / 1000), keyOf);
+      if (known) return known;
       try {
         const { kid } = decodeProtectedHeader(token);
         if (typeof kid !== 'string') throw invalidToken();
@@ -44,14 +51,23 @@ export function jwtAuthenticator(keys: Keyring, audience: TokenAudience, clock: 
           requiredClaims: ['sub', 'jti', 'exp', 'iat'],
           maxTokenAge: accessTokenTtlSeconds,
           clockTolerance: clockToleranceSeconds,
-          currentDate: clock(),
+          currentDate: now,
         });
-        const { sub, jti, role, scope } = payload;
+        const { sub, jti, role, scope, iat, exp, nbf } = payload;
         if (typeof sub !== 'string' || typeof jti !== 'string' || typeof role !== 'string' || !roles.includes(role))
           throw invalidToken();
         const allowed = new Set(scopesOfRole(role as Role));
         const granted = typeof scope === 'string' ? scope.split(' ').filter((s) => allowed.has(s)) : [];
-        return { method: 'jwt', userId: sub, role: role as Role, scopes: new Set(granted), credentialId: jti };
+        const principal: Principal = {
+          method: 'jwt',
+          userId: sub,
+          role: role as Role,
+          scopes: new Set(granted),
+          credentialId: jti,
+        };
+        // jose required iat and exp and checked that each time claim is a number.
+        verified.remember(token, { kid, key, times: { iat: iat as number, exp: exp as number, nbf }, principal });
+        return { ...principal };
       } catch (error) {
         // A malformed header or claims set, a bad signature, a failed claim check: all the same 401.
         if (error instanceof errors.JOSEError) throw invalidToken();
