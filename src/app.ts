@@ -48,7 +48,13 @@ import { Product, productsRoutes, productsService } from './modules/catalog/inde
 import { Comment, contentRoutes, contentService, Post } from './modules/content/index.ts';
 import { Event, eventsRoutes, eventsService, schedulePurge } from './modules/events/index.ts';
 import { accounts, loginService } from './modules/identity/accounts/index.ts';
-import { ApiKey, apiKeyAuthenticator, apiKeysRoutes, apiKeysService } from './modules/identity/api-keys/index.ts';
+import {
+  ApiKey,
+  apiKeyAuthenticator,
+  apiKeysRoutes,
+  apiKeysService,
+  forgettingKeysOf,
+} from './modules/identity/api-keys/index.ts';
 import { sessionAuthentication, sessionRoutes, sessionStore } from './modules/identity/sessions/index.ts';
 import {
   buildProvider,
@@ -214,7 +220,7 @@ export async function buildApp({
   const trusted = { publicUrl, corsOrigins: config.corsOrigins };
   const sessions = sessionStore(kv, nowMs);
   const sessionAuth = sessionAuthentication(sessions, users, trusted);
-  const apiKeys = apiKeysService(storage, clock, users);
+  const apiKeys = apiKeysService(storage, clock, users, kv);
   const oauthProvider = await buildProvider({ storage, publicUrl, users, behindProxy: config.trustProxy.length > 0 });
   refuseCredentialsInQuery(app);
   const identity = accounts({ storage, keyValue: kv, clock, publicUrl, accessTokens: config.accessTokens });
@@ -253,7 +259,7 @@ export async function buildApp({
   const codec = cursorCodec(await sharedSecret(storage, 'cursor-secret'));
   const context = { publicUrl, codec };
   const products = productsService(storage, clock);
-  usersRoutes(app, users, context);
+  usersRoutes(app, forgettingKeysOf(users, apiKeys), context);
   apiKeysRoutes(app, apiKeys, context);
   identity.routes(app);
   sessionRoutes(app, {

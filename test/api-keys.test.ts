@@ -7,10 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { memoryKeyValue } from '../src/adapters/kv/memory.ts';
 import { apiKeysService } from '../src/modules/identity/api-keys/index.ts';
 import { type UserRecord, usersService } from '../src/modules/users/index.ts';
 import { runCli } from './cli-runner.ts';
-import { type ApiResponse, client, expectEnvelope, startServer, storageKinds, type TestServer } from './helpers.ts';
+import {
+  type ApiResponse,
+  client,
+  expectEnvelope,
+  serviceUrl,
+  startServer,
+  storageKinds,
+  type TestServer,
+  testDatabase,
+} from './helpers.ts';
 
 const whoamiPath = '/test/whoami';
 
@@ -69,7 +79,7 @@ for (const kind of storageKinds()) {
       server = await startServer({ storage: kind, clock, routes: whoamiRoute, publicRoutes: ['* /test/*'] });
       request = client(server.url);
       users = usersService(server.storage, clock);
-      keys = apiKeysService(server.storage, clock, users);
+      keys = apiKeysService(server.storage, clock, users, memoryKeyValue());
       admin = await users.create({ email: 'admin@example.com', name: 'Admin', role: 'admin' });
       alice = await users.create({ email: 'alice@example.com', name: 'Alice' });
       bob = await users.create({ email: 'bob@example.com', name: 'Bob' });
@@ -371,15 +381,22 @@ for (const kind of storageKinds()) {
       const carol = await users.create({ email: 'carol@example.com', name: 'Carol', role: 'admin' });
       const carols = await issue(carol.id);
       assert.ok((await whoami(bearer(carols.secret))).body.principal.scopes.includes('products:write'));
-      const demoted = await users.patch(carol.id, { role: 'customer' }, () => true);
+      // Through the API, as an admin would: the server's own write path is what makes the key follow at once.
+      const admin = client(server);
+      const change = async (body: Record<string, unknown>) => {
+        const headers = { 'content-type': 'application/merge-patch+json' };
+        const changed = await admin('PATCH', `/v1/users/${carol.id}`, { body, headers });
+        assert.equal(changed.status, 200, changed.text);
+      };
+      await change({ role: 'customer' });
       const narrowed = (await whoami(bearer(carols.secret))).body.principal;
       assert.equal(narrowed.role, 'customer');
       assert.ok(!narrowed.scopes.includes('products:write'));
-      await users.patch(carol.id, { status: 'inactive' }, () => true);
+      await change({ status: 'inactive' });
       expectBadKey(await whoami(bearer(carols.secret)));
-      await users.patch(carol.id, { status: 'active' }, () => true);
+      await change({ status: 'active' });
       assert.equal((await whoami(bearer(carols.secret))).status, 200);
-      await users.remove(demoted.id, () => true);
+      assert.equal((await admin('DELETE', `/v1/users/${carol.id}`)).status, 204);
       expectBadKey(await whoami(bearer(carols.secret)));
     });
 
@@ -461,5 +478,75 @@ describe('portico keys create', () => {
     assert.equal(tooMuch.code, 1);
     const badScope = await run(['keys', 'create', '--email', 'dev@example.com', '--scopes', 'everything'], databaseUrl);
     assert.equal(badScope.code, 2);
+  });
+});
+
+describe('API key lookups are remembered and forgotten when the key or its owner changes', () => {
+  for (const kind of storageKinds()) {
+    test(`a key used again costs no query; revoked through the API it is refused at once (${kind})`, async () => {
+      const lookups: string[] = [];
+      const server = await startServer({
+        storage: kind,
+        routes: whoamiRoute,
+        publicRoutes: ['* /test/*'],
+        onQuery: (sql) => {
+          if (sql.includes('api_key_secrets')) lookups.push(sql);
+        },
+      });
+      try {
+        const admin = client(server);
+        const created = await admin('POST', '/v1/api-keys', { body: { name: 'remembered' } });
+        assert.equal(created.status, 201, created.text);
+        const secret = String(created.body.secret);
+        issuedSecrets.push(secret);
+        lookups.length = 0;
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await admin('GET', whoamiPath, { headers: bearer(secret) })).status, 200);
+        }
+        assert.equal(lookups.length, 1, 'the secret is looked up in the database once');
+        assert.equal((await admin('DELETE', `/v1/api-keys/${created.body.id}`)).status, 204);
+        expectBadKey(await admin('GET', whoamiPath, { headers: bearer(secret) }));
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test('two servers sharing one database and Redis: a key revoked or an owner deactivated on one is refused on the other at once', {
+    skip: !serviceUrl('TEST_REDIS_URL') && 'TEST_REDIS_URL is not set',
+  }, async () => {
+    const [kind] = storageKinds().slice(-1);
+    const database = await testDatabase(kind ?? 'sqlite');
+    const env = { REDIS_URL: serviceUrl('TEST_REDIS_URL') ?? '' };
+    const options = { databaseUrl: database.url, env, routes: whoamiRoute, publicRoutes: ['* /test/*'] };
+    const one = await startServer(options);
+    const other = await startServer(options);
+    try {
+      const [onOne, onOther] = [client(one), client(other)];
+      const owner = await onOne('POST', '/v1/users', { body: { email: `owner-${Date.now()}@example.com`, name: 'O' } });
+      assert.equal(owner.status, 201, owner.text);
+      const issue = async () => {
+        const created = await onOne('POST', '/v1/api-keys', { body: { name: 'shared', ownerId: owner.body.id } });
+        assert.equal(created.status, 201, created.text);
+        issuedSecrets.push(String(created.body.secret));
+        return { id: String(created.body.id), secret: String(created.body.secret) };
+      };
+      const [revoked, deactivated] = [await issue(), await issue()];
+      for (const key of [revoked, deactivated])
+        for (const server of [onOne, onOther])
+          assert.equal((await server('GET', whoamiPath, { headers: bearer(key.secret) })).status, 200);
+
+      assert.equal((await onOne('DELETE', `/v1/api-keys/${revoked.id}`)).status, 204);
+      expectBadKey(await onOther('GET', whoamiPath, { headers: bearer(revoked.secret) }));
+
+      const headers = { 'content-type': 'application/merge-patch+json' };
+      const patched = await onOne('PATCH', `/v1/users/${owner.body.id}`, { body: { status: 'inactive' }, headers });
+      assert.equal(patched.status, 200, patched.text);
+      expectBadKey(await onOther('GET', whoamiPath, { headers: bearer(deactivated.secret) }));
+    } finally {
+      await one.close();
+      await other.close();
+      await database.drop();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { EventBus } from '../src/adapters/bus/port.ts';
+import { memoryKeyValue } from '../src/adapters/kv/memory.ts';
 import { buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 import { publicRoutes } from '../src/edge/public-routes.ts';
@@ -124,7 +125,12 @@ export async function fixtureAdmin(storage: Storage, clock: Clock = systemClock)
     { id: newId('usr', now.getTime()), version: 1, createdAt: now.toISOString(), updatedAt: now.toISOString() },
   );
   await insertUsers(storage.db, [user]);
-  const { secret } = await apiKeysService(storage, clock, usersService(storage, clock)).createForOwner(user.id, {
+  const { secret } = await apiKeysService(
+    storage,
+    clock,
+    usersService(storage, clock),
+    memoryKeyValue(),
+  ).createForOwner(user.id, {
     name: 'test fixture',
   });
   return { userId: user.id, headers: { authorization: `Bearer ${secret}` } };

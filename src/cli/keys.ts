@@ -1,4 +1,5 @@
 // `portico keys …`: API keys and signing keys, without a running server. Each subcommand is one entry of the table.
+import { memoryKeyValue } from '../adapters/kv/memory.ts';
 import { loadConfig } from '../config.ts';
 import { compileBodyValidator, validationDetails } from '../edge/validation.ts';
 import { systemClock } from '../kernel/clock.ts';
@@ -61,7 +62,10 @@ async function createKey(args: string[], { env, stdout }: CommandContext): Promi
     const page = { mode: 'cursor', limit: 1, sort: { field: 'createdAt', order: 'desc' }, position: null } as const;
     const [owner] = (await users.list({ email: values.email }, { ...page, direction: 'next' })).items;
     if (!owner) throw new CommandError(`keys create: no user has the email '${values.email}'`);
-    const { key, secret } = await apiKeysService(storage, systemClock, users).createForOwner(owner.id, input);
+    const { key, secret } = await apiKeysService(storage, systemClock, users, memoryKeyValue()).createForOwner(
+      owner.id,
+      input,
+    );
     stdout(
       `Created ${key.id} (${key.type}, ${key.mode}, tier ${key.tier ?? 'default'}) for ${owner.email}, ` +
         `scopes: ${key.scopes.join(' ') || 'none'}.`,

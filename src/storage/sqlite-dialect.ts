@@ -1,7 +1,7 @@
 // Kysely's SqliteDialect over the built-in node:sqlite, which Kysely does not ship (kysely-org/kysely#1292).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { type SqliteDatabase, SqliteDialect } from 'kysely';
 
 /**
@@ -29,13 +29,33 @@ export function openSqlite(path: string): DatabaseSync {
   return db;
 }
 
+/** Kysely writes the same text for every query of one shape (values are bound apart), so a few hundred cover us. */
+const keptStatements = 500;
+
 export function nodeSqliteDialect(db: DatabaseSync): SqliteDialect {
+  // Prepared statements are kept by their text and reused, least recently used dropped first: preparing cost more
+  // than running the query in the product-sqlite profile (bench/README.md). Kysely runs one query at a time on this
+  // connection, so a statement is never in use twice at once; SQLite prepares one again itself if the schema changes.
+  const statements = new Map<string, { statement: StatementSync; reader: boolean }>();
+  function prepared(sql: string) {
+    const kept = statements.get(sql);
+    if (kept) {
+      statements.delete(sql);
+      statements.set(sql, kept);
+      return kept;
+    }
+    const statement = db.prepare(sql);
+    const made = { statement, reader: statement.columns().length > 0 };
+    if (statements.size >= keptStatements) statements.delete(statements.keys().next().value as string);
+    statements.set(sql, made);
+    return made;
+  }
   const database: SqliteDatabase = {
     close: () => db.close(),
     prepare(sql) {
-      const statement = db.prepare(sql);
+      const { statement, reader } = prepared(sql);
       return {
-        reader: statement.columns().length > 0,
+        reader,
         all: (parameters) => statement.all(...parameters.map(bind)),
         run: (parameters) => {
           const result = statement.run(...parameters.map(bind));

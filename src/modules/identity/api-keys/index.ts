@@ -5,4 +5,4 @@ export { apiKeyAuthenticator } from './authenticator.ts';
 export { apiKeysPath, apiKeysRoutes, representApiKey } from './http.ts';
 export { ApiKey, ApiKeyCreate, type ApiKeyRecord, type IssuedApiKey } from './schema.ts';
 export { looksLikeKey } from './secrets.ts';
-export { type ApiKeysService, apiKeysService, type Caller } from './service.ts';
+export { type ApiKeysService, apiKeysService, type Caller, forgettingKeysOf } from './service.ts';

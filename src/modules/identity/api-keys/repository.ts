@@ -108,6 +108,17 @@ export async function findBySecretHash(
   return { key: toRecord(key), secretExpiresAt: secret_expires_at };
 }
 
+/** The hashes of every secret of one key, or of every key of one owner: what a change to them must forget. */
+export async function secretHashesOf(db: AnyDb, of: { keyId: string } | { ownerId: string }): Promise<string[]> {
+  const rows = await tables(db)
+    .selectFrom('api_key_secrets')
+    .innerJoin('api_keys', 'api_keys.id', 'api_key_secrets.key_id')
+    .select('api_key_secrets.secret_hash')
+    .where('keyId' in of ? 'api_keys.id' : 'api_keys.owner_id', '=', 'keyId' in of ? of.keyId : of.ownerId)
+    .execute();
+  return rows.map((row) => row.secret_hash);
+}
+
 /**
  * Makes `secretHash` the key's current secret. Every older secret stops working at `graceEndsAt`, or sooner if an
  * earlier roll already set it to end sooner. False when the key changed since it was read at `expectedVersion`.

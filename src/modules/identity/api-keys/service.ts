@@ -4,9 +4,11 @@
 //   2. A publishable key holds `products:read` and nothing else.
 //   3. Only an admin creates, reads, rolls or revokes another user's keys; to anyone else they do not exist (404).
 //   4. A secret works while its key is neither revoked nor expired, and, once rolled, until its grace period ends.
-//   5. The owner is read on every use: an owner who is gone or inactive makes the key fail, and a changed role
-//      narrows the key's scopes at once.
+//   5. The owner is checked on every use: an owner who is gone or inactive makes the key fail, and a changed role
+//      narrows the key's scopes at once. Key and owner come from lookups.ts, which forgets them when either changes
+//      (`forgetOwner` is called by the users' write path, see forgettingKeysOf).
 //   6. The last-used time is written at most once a minute per key, so reads do not each cost a write.
+import type { KeyValue } from '../../../adapters/kv/port.ts';
 import type { Clock } from '../../../kernel/clock.ts';
 import { ApiError, invalid, notFound } from '../../../kernel/errors.ts';
 import { isId, newId } from '../../../kernel/ids.ts';
@@ -14,6 +16,7 @@ import type { PageRequest, PageResult } from '../../../kernel/pagination.ts';
 import type { Storage } from '../../../storage/database.ts';
 import type { UserRecord, UsersService } from '../../users/index.ts';
 import { type Principal, type Role, scopesOfRole } from '../principal.ts';
+import { type KeyLookup, keyLookups } from './lookups.ts';
 import * as repository from './repository.ts';
 import {
   type ApiKeyCreate,
@@ -41,13 +44,23 @@ export interface ApiKeysService {
   revoke(caller: Caller, id: string): Promise<ApiKeyRecord>;
   /** The Principal a presented key stands for, or null when it is not a working key. */
   authenticate(secret: string): Promise<Principal | null>;
+  /** To be called once a change to a user has committed: their keys are looked up afresh. */
+  forgetOwner(userId: string): Promise<void>;
 }
 
 const kind = 'API key';
 const publishableScopes: readonly string[] = ['products:read'];
 const touchIntervalMs = 60 * 1000;
 
-export function apiKeysService(storage: Storage, clock: Clock, users: UsersService): ApiKeysService {
+export function apiKeysService(
+  storage: Storage,
+  clock: Clock,
+  users: UsersService,
+  keyValue: KeyValue,
+): ApiKeysService {
+  const lookups = keyLookups(keyValue);
+  const forgetKey = async (keyId: string) => lookups.forget(await repository.secretHashesOf(storage.db, { keyId }));
+
   async function ownerFor(ownerId: string): Promise<UserRecord> {
     const [owner] = await users.getMany([ownerId]);
     if (!owner) throw invalid('ownerId', 'NOT_FOUND', `no user has the id '${ownerId}'.`);
@@ -104,9 +117,16 @@ export function apiKeysService(storage: Storage, clock: Clock, users: UsersServi
     return key;
   }
 
-  async function activeOwner(ownerId: string): Promise<UserRecord | null> {
-    const [owner] = await users.getMany([ownerId]);
-    return owner?.status === 'active' ? owner : null;
+  /** What a secret stands for: remembered, or read from the database and then remembered. */
+  async function lookUp(secretHash: string): Promise<KeyLookup | null> {
+    const remembered = await lookups.find(secretHash);
+    if (remembered) return remembered;
+    const found = await repository.findBySecretHash(storage.db, secretHash);
+    if (!found) return null;
+    const [owner] = await users.getMany([found.key.ownerId]);
+    const lookup = { ...found, owner: owner ? { id: owner.id, role: owner.role, status: owner.status } : null };
+    await lookups.remember(secretHash, lookup);
+    return lookup;
   }
 
   return {
@@ -162,29 +182,32 @@ export function apiKeysService(storage: Storage, clock: Clock, users: UsersServi
         );
       if (!done)
         throw new ApiError('CONFLICT', 'The key changed while it was being rolled. Read it again, then retry.');
+      await forgetKey(key.id);
       return { key: rolled, secret };
     },
 
     async revoke(caller, id) {
       const key = await visible(caller, id);
       await repository.revokeKey(storage.db, key.id, clock().toISOString());
+      await forgetKey(key.id);
       return (await repository.findKey(storage.db, key.id)) ?? key;
     },
 
     async authenticate(secret) {
       if (parseKey(secret) === null) return null;
-      const found = await repository.findBySecretHash(storage.db, hashSecret(secret));
+      const secretHash = hashSecret(secret);
+      const found = await lookUp(secretHash);
       if (!found) return null;
-      const { key, secretExpiresAt } = found;
+      const { key, secretExpiresAt, owner } = found;
       const now = clock();
       const ended = (instant: string | null) => instant !== null && Date.parse(instant) <= now.getTime();
       if (key.revokedAt !== null || ended(key.expiresAt) || ended(secretExpiresAt)) return null;
-      const owner = await activeOwner(key.ownerId);
-      if (!owner) return null;
+      if (owner?.status !== 'active') return null;
       const lastUsedMs = key.lastUsedAt === null ? Number.NEGATIVE_INFINITY : Date.parse(key.lastUsedAt);
       if (now.getTime() - lastUsedMs >= touchIntervalMs) {
         const notBefore = new Date(now.getTime() - touchIntervalMs).toISOString();
         await repository.touchKey(storage.db, key.id, now.toISOString(), notBefore);
+        await lookups.remember(secretHash, { ...found, key: { ...key, lastUsedAt: now.toISOString() } });
       }
       const allowed = scopesOfRole(owner.role);
       return {
@@ -198,6 +221,31 @@ export function apiKeysService(storage: Storage, clock: Clock, users: UsersServi
         ...(key.tier === null ? {} : { tier: key.tier }),
         ...(key.apiVersion === null ? {} : { apiVersion: key.apiVersion }),
       };
+    },
+
+    async forgetOwner(userId) {
+      await lookups.forget(await repository.secretHashesOf(storage.db, { ownerId: userId }));
+    },
+  };
+}
+
+/** The users service whose every change, once committed, makes the user's keys be looked up afresh (rule 5). */
+export function forgettingKeysOf(users: UsersService, keys: Pick<ApiKeysService, 'forgetOwner'>): UsersService {
+  return {
+    ...users,
+    async replace(id, input, precondition) {
+      const user = await users.replace(id, input, precondition);
+      await keys.forgetOwner(id);
+      return user;
+    },
+    async patch(id, patch, precondition) {
+      const user = await users.patch(id, patch, precondition);
+      await keys.forgetOwner(id);
+      return user;
+    },
+    async remove(id, precondition) {
+      await users.remove(id, precondition);
+      await keys.forgetOwner(id);
     },
   };
 }
