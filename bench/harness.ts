@@ -85,7 +85,8 @@ export async function startProcess(spec: ServerSpec): Promise<RunningServer> {
     if (child.exitCode !== null)
       throw new BenchError(`${spec.label} exited at start: ${stderr.trim().split('\n').at(-1) ?? ''}`);
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
+      // Bounded, so that another process holding the port and answering nothing is not waited on forever.
+      if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok && child.exitCode === null) break;
     } catch {}
     if (Date.now() > deadline) throw new BenchError(`${spec.label} did not answer /healthz within 120 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));

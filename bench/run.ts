@@ -2,6 +2,7 @@
 // dated copy. Any mistake in the call or a missing service is one clear line and a non-zero exit.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
+import { Redis } from 'ioredis';
 import { BenchError, fullTiming, quickTiming } from './harness.ts';
 import { scenarios } from './scenarios.ts';
 import { type BenchReport, formatTable } from './stats.ts';
@@ -22,7 +23,21 @@ if (unknown.length > 0) fail(`unknown scenario '${unknown.join("', '")}'; known:
 const chosen = names.length > 0 ? scenarios.filter((scenario) => names.includes(scenario.name)) : scenarios;
 
 const databaseUrl = process.env.TEST_DATABASE_URL || null;
+const redisUrl = process.env.TEST_REDIS_URL || null;
 for (const scenario of chosen) {
+  if (scenario.needs.includes('redis') && !redisUrl) fail(`${scenario.name} needs Redis: set TEST_REDIS_URL`);
+  if (scenario.needs.includes('redis') && redisUrl) {
+    const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0 });
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (error) {
+      fail(`${scenario.name} needs Redis, and TEST_REDIS_URL does not answer: ${(error as Error).message}`);
+    } finally {
+      redis.disconnect();
+    }
+  }
   if (scenario.needs.includes('postgres') && !databaseUrl)
     fail(`${scenario.name} needs PostgreSQL: set TEST_DATABASE_URL`);
   if (scenario.needs.includes('postgres') && databaseUrl) {
@@ -46,7 +61,9 @@ const report: BenchReport = {
 try {
   for (const scenario of chosen) {
     process.stderr.write(`bench: ${scenario.name} …\n`);
-    report.scenarios.push(await scenario.run({ quick, timing: quick ? quickTiming : fullTiming, databaseUrl }));
+    report.scenarios.push(
+      await scenario.run({ quick, timing: quick ? quickTiming : fullTiming, databaseUrl, redisUrl }),
+    );
   }
 } catch (error) {
   if (error instanceof BenchError) fail(error.message);

@@ -1,9 +1,15 @@
 // The benchmark harness's own logic: medians, per-round ratios, failed runs, the result file's shape and the
 // refusals of a wrong call. Nothing here times anything.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { BenchError, freePort, startProcess } from '../bench/harness.ts';
 import {
   type BenchReport,
   formatTable,
@@ -123,4 +129,72 @@ test('a PostgreSQL that does not answer is one clear line and a non-zero exit', 
   assert.equal(result.status, 1);
   assert.equal(result.stderr.trim().split('\n').length, 1);
   assert.match(result.stderr, /does not answer/);
+});
+
+test('a scenario that needs Redis without TEST_REDIS_URL, or with one that does not answer, is one clear line', async () => {
+  const unset = runBench(['product-redis']);
+  assert.equal(unset.status, 1);
+  assert.equal(unset.stderr.trim(), 'bench: product-redis needs Redis: set TEST_REDIS_URL');
+  const dead = runBench(['product-redis'], { TEST_REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+  assert.equal(dead.status, 1);
+  assert.equal(dead.stderr.trim().split('\n').length, 1);
+  assert.match(dead.stderr, /product-redis needs Redis, and TEST_REDIS_URL does not answer/);
+});
+
+test('a server whose port is taken is one clear line naming the port, and leaves no process behind', async () => {
+  const port = await freePort();
+  const squatter = createServer().listen(port, '127.0.0.1');
+  await once(squatter, 'listening');
+  try {
+    const script = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'portico-bench-test-'));
+    const env = { DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'warn' };
+    await assert.rejects(startProcess({ label: 'portico', script, args: ['serve'], env, port }), (error: Error) => {
+      assert.ok(error instanceof BenchError);
+      assert.match(error.message, new RegExp(`^portico exited at start: .*127\\.0\\.0\\.1:${port}.*already in use`));
+      assert.equal(error.message.split('\n').length, 1);
+      return true;
+    });
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    squatter.close();
+  }
+});
+
+function readStat(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+test('Ctrl-C stops every server the harness started', async () => {
+  const bench = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../bench/run.ts', import.meta.url)), '--quick', 'root'],
+    {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  // Every process the harness runs is a child of it (servers, the load generator).
+  const children = () =>
+    readdirSync(`/proc/${bench.pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${bench.pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  let seen: number[] = [];
+  while (seen.length < 2) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(bench.exitCode, null, 'the bench is still running');
+    seen = children();
+  }
+  const exited = once(bench, 'exit');
+  bench.kill('SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 130);
+  // SIGKILL is sent before the harness exits; the kernel takes a moment to tear a killed process down.
+  const alive = () => seen.filter((pid) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readStat(pid)));
+  for (let wait = 0; alive().length > 0 && wait < 50; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(alive(), [], 'every process the harness started is gone');
 });

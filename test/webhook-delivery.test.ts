@@ -98,7 +98,15 @@ for (const kind of storageKinds()) {
       await server.close();
     });
 
-    function worker(options: { timeoutMs?: number; perEndpoint?: number; batchSize?: number; storage?: Storage } = {}) {
+    function worker(
+      options: {
+        timeoutMs?: number;
+        perEndpoint?: number;
+        batchSize?: number;
+        pollMs?: number;
+        storage?: Storage;
+      } = {},
+    ) {
       const storage = options.storage ?? server.storage;
       const targets = { allowPrivate: true };
       return webhookWorker({
@@ -110,6 +118,7 @@ for (const kind of storageKinds()) {
         timeoutMs: options.timeoutMs ?? 2000,
         ...(options.perEndpoint ? { perEndpoint: options.perEndpoint } : {}),
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+        ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       });
     }
 
@@ -411,6 +420,56 @@ for (const kind of storageKinds()) {
       assert.equal(await attempted(slow.id), 2);
       assert.equal(await attempted(other.id), 2);
       await worker().drain();
+    });
+
+    test('a running worker sends a backlog bigger than one claim at once, never more than perEndpoint at a time', async () => {
+      const endpoint = await newEndpoint();
+      let inFlight = 0;
+      let mostInFlight = 0;
+      hooks.answerWith((_request, response) => {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        setImmediate(() => {
+          inFlight--;
+          response.statusCode = 204;
+          response.end();
+        });
+      });
+      // The clock stands still and the next poll is an hour away: only the nudge, then claiming again as attempts
+      // end, can send the seven deliveries, which a claim of at most two per endpoint cannot take at once.
+      const work = worker({ perEndpoint: 2, pollMs: hour });
+      work.start();
+      try {
+        for (let i = 0; i < 7; i++) await newProduct();
+        await fannedOut(endpoint.id, 7);
+        work.nudge();
+        await waitFor('7 receipts', async () => (receivedBy(endpoint).length >= 7 ? true : null));
+      } finally {
+        await work.stop();
+      }
+      assert.equal(receivedBy(endpoint).length, 7);
+      assert.ok(mostInFlight <= 2, `${mostInFlight} attempts at once`);
+      const log = await deliveries(endpoint.id);
+      assert.ok(log.every((delivery) => delivery.status === 'succeeded' && delivery.attempts.length === 1));
+    });
+
+    test('a secret rotated through the API signs the next delivery of a worker that signed with the old one', async () => {
+      const endpoint = await newEndpoint();
+      const work = worker();
+      await newProduct();
+      await fannedOut(endpoint.id, 1);
+      await work.drain();
+      const rotated = await api('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`);
+      assert.equal(rotated.status, 200, rotated.text);
+      await newProduct();
+      await fannedOut(endpoint.id, 2);
+      await work.drain();
+      const [before, after] = receivedBy(endpoint);
+      assert.ok(before && after);
+      assert.throws(() => verify(rotated.body.secret, before));
+      // Both secrets sign during the grace period.
+      verify(rotated.body.secret, after);
+      verify(endpoint.secret, after);
     });
 
     test('a retry, a replay and a second fan-out send the same webhook-id and body; the test event verifies', async () => {

@@ -27,20 +27,24 @@ export interface WebhookDeliveryOptions {
 
 export async function installWebhookDelivery(app: FastifyInstance, options: WebhookDeliveryOptions): Promise<void> {
   const enqueue = enqueueDeliveries(options.storage, options.clock, options.owners);
+  const worker = options.runWorker
+    ? webhookWorker({
+        storage: options.storage,
+        clock: options.clock,
+        endpoints: options.endpoints,
+        retryScheduleMs: options.retryScheduleMs,
+        timeoutMs: options.timeoutMs,
+        targets: options.targets,
+        log: app.log,
+      })
+    : null;
   // Every event: which endpoints want it is decided per event against their patterns (the endpoint list changes).
   await options.bus.subscribe(fanOutConsumer, '#', async (event) => {
-    await enqueue(event);
+    const made = await enqueue(event);
+    // Deliveries made here are due now: this process's worker sends them without waiting for its poll.
+    if (made.length > 0) worker?.nudge();
   });
-  if (!options.runWorker) return;
-  const worker = webhookWorker({
-    storage: options.storage,
-    clock: options.clock,
-    endpoints: options.endpoints,
-    retryScheduleMs: options.retryScheduleMs,
-    timeoutMs: options.timeoutMs,
-    targets: options.targets,
-    log: app.log,
-  });
+  if (!worker) return;
   app.addHook('onReady', async () => worker.start());
   app.addHook('onClose', () => worker.stop());
 }

@@ -139,10 +139,14 @@ export async function findEndpoint(db: AnyDb, id: string): Promise<WebhookEndpoi
   return row ? toEndpoint(row) : null;
 }
 
-export async function findEndpointSecrets(db: AnyDb, id: string): Promise<SealedSecrets | null> {
+/** The endpoint's sealed secrets and the version of the endpoint they belong to. */
+export async function findEndpointSecrets(
+  db: AnyDb,
+  id: string,
+): Promise<(SealedSecrets & { version: number }) | null> {
   const row = await tables(db)
     .selectFrom('webhook_endpoints')
-    .select(['secret_ciphertext', 'previous_secret_ciphertext', 'previous_secret_until'])
+    .select(['secret_ciphertext', 'previous_secret_ciphertext', 'previous_secret_until', 'version'])
     .where('id', '=', id)
     .executeTakeFirst();
   return row
@@ -150,6 +154,7 @@ export async function findEndpointSecrets(db: AnyDb, id: string): Promise<Sealed
         current: row.secret_ciphertext,
         previous: row.previous_secret_ciphertext,
         previousUntil: row.previous_secret_until,
+        version: Number(row.version),
       }
     : null;
 }

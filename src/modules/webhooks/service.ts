@@ -31,12 +31,25 @@ export interface WebhookEndpointsService {
   ): Promise<WebhookEndpointRecord>;
   remove(id: string, precondition: Precondition<WebhookEndpointRecord>): Promise<void>;
   rotateSecret(id: string, precondition: Precondition<WebhookEndpointRecord>): Promise<IssuedEndpoint>;
-  /** The secrets a delivery is signed with now: the current one, then the previous one while its grace runs. */
-  signingSecrets(id: string): Promise<string[]>;
+  /**
+   * The secrets a delivery is signed with now: the current one, then the previous one while its grace runs. Given
+   * the version of the endpoint just read, the secrets opened for that version before are used again.
+   */
+  signingSecrets(id: string, version?: number): Promise<string[]>;
+}
+
+/** Opened secrets and the endpoint version they were read at. */
+interface OpenedSecrets {
+  version: number;
+  current: string;
+  previous: string | null;
+  previousUntil: string | null;
 }
 
 const kind = 'webhook endpoint';
 export const rotationGraceMs = 24 * 60 * 60 * 1000;
+/** How many endpoints' opened secrets are kept; past that the longest kept is dropped. */
+const keptSecrets = 1000;
 
 export function webhookEndpointsService(
   storage: Storage,
@@ -48,6 +61,25 @@ export function webhookEndpointsService(
     box ??= storedSecretBox(storage);
     return box;
   };
+  // Every delivery reads its endpoint first, and every change to an endpoint, its secrets included, bumps the
+  // version: secrets kept for the version just read are the stored ones, whichever process changed them.
+  const opened = new Map<string, OpenedSecrets>();
+
+  async function openSecrets(id: string): Promise<OpenedSecrets> {
+    const sealed = isId('whe', id) ? await repository.findEndpointSecrets(storage.db, id) : null;
+    if (!sealed) throw notFound(kind, id);
+    const box = await secrets();
+    const found = {
+      version: sealed.version,
+      current: box.open(sealed.current, id),
+      previous: sealed.previous === null ? null : box.open(sealed.previous, id),
+      previousUntil: sealed.previousUntil,
+    };
+    opened.delete(id);
+    opened.set(id, found);
+    if (opened.size > keptSecrets) opened.delete(opened.keys().next().value as string);
+    return found;
+  }
 
   async function checkedUrl(url: string): Promise<string> {
     const check = await checkWebhookTarget(url, options.targets);
@@ -137,6 +169,7 @@ export function webhookEndpointsService(
         await current(trx, id, precondition);
         if (!(await repository.deleteEndpoint(trx, id))) throw notFound(kind, id);
       });
+      opened.delete(id);
     },
 
     async rotateSecret(id, precondition) {
@@ -165,15 +198,12 @@ export function webhookEndpointsService(
       });
     },
 
-    async signingSecrets(id) {
-      const sealed = isId('whe', id) ? await repository.findEndpointSecrets(storage.db, id) : null;
-      if (!sealed) throw notFound(kind, id);
-      const box = await secrets();
-      const now = clock().toISOString();
-      const inGrace = sealed.previous !== null && sealed.previousUntil !== null && now < sealed.previousUntil;
-      return inGrace && sealed.previous
-        ? [box.open(sealed.current, id), box.open(sealed.previous, id)]
-        : [box.open(sealed.current, id)];
+    async signingSecrets(id, version) {
+      const kept = opened.get(id);
+      const isCurrent = version !== undefined && kept?.version === version;
+      const { current, previous, previousUntil } = kept && isCurrent ? kept : await openSecrets(id);
+      const inGrace = previous !== null && previousUntil !== null && clock().toISOString() < previousUntil;
+      return inGrace ? [current, previous] : [current];
     },
   };
 }

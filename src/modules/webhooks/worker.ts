@@ -8,11 +8,18 @@
 //      schedule's longest delay). After the last delay's attempt the delivery has failed.
 //   4. At most `perEndpoint` attempts at one endpoint run at once in this worker, so one slow receiver holds only
 //      its own deliveries back; the clock is injected, so tests move hours in milliseconds.
-import { setTimeout as delay } from 'node:timers/promises';
+//   5. A claim takes up to `perEndpoint` deliveries of each endpoint that has none waiting here, and holds them
+//      until rule 4 lets them start, so a claim serves a round of attempts rather than one freed slot (a claim
+//      reads every due delivery). At most `batchSize` attempts run at once, and at most `batchSize` wait.
+//   6. Running, the worker claims again as soon as an endpoint it sends to has nothing left waiting or deliveries
+//      were made (`nudge`), and waits `pollMs` only when neither happened. Its claims run one at a time.
+//   7. An endpoint disabled between the claim and the attempt is not sent to: the claim's lease runs out, and its
+//      deliveries are due again when it is enabled.
 import type { Clock } from '../../kernel/clock.ts';
 import type { Storage } from '../../storage/database.ts';
 import { judge, pinnedLookup, type SendOutcome, sendWebhook } from './delivery.ts';
 import { type ClaimedDelivery, claimDue, recordAttempt } from './delivery-queue.ts';
+import type { WebhookEndpointRecord } from './schema.ts';
 import type { WebhookEndpointsService } from './service.ts';
 import { signedHeaders } from './signing.ts';
 import { checkWebhookTarget, type TargetOptions } from './targets.ts';
@@ -36,9 +43,11 @@ export interface WebhookWorker {
   tick(): Promise<number>;
   /** Ticks until nothing is due at the clock's present time. */
   drain(): Promise<void>;
-  /** Polls in the background until stopped. */
+  /** Claims and sends in the background until stopped (rule 6). */
   start(): void;
-  /** Stops polling and waits for the attempts under way. */
+  /** Deliveries may be due now: a started worker claims at once instead of at its next poll. */
+  nudge(): void;
+  /** Stops claiming and waits for the deliveries it holds to be attempted. */
   stop(): Promise<void>;
 }
 
@@ -55,17 +64,29 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   const batchSize = options.batchSize ?? 50;
   const pollMs = options.pollMs ?? 1000;
   // A claim outlives the longest attempt (the target check, the send bounded by the timeout, the record) several
-  // times over: until then no other worker takes the delivery; after it, one whose worker died is sent again.
+  // times over, the wait for a slot (rule 5: about one attempt) included: until then no other worker takes the
+  // delivery; after it, one whose worker died is sent again.
   const leaseMs = timeoutMs * 5;
+  /** Attempts under way, by endpoint (rule 4). */
   const busy = new Map<string, number>();
-  const running = new Set<Promise<unknown>>();
+  let runningCount = 0;
+  /** Claimed deliveries not started yet, by endpoint, in claim order; each starts its attempt when called. */
+  const waiting = new Map<string, (() => void)[]>();
+  let waitingCount = 0;
+  /** Every claimed delivery until its attempt is recorded, for `stop`. */
+  const held = new Set<Promise<void>>();
+  /** The claim in progress, or the last one: each claim waits for it (rule 6). */
+  let claiming: Promise<unknown> = Promise.resolve();
   let polling: Promise<void> | null = null;
   let stopping = new AbortController();
+  /** Set by `nudge`; the background loop claims again before it sleeps. */
+  let isWanted = false;
+  let wake: (() => void) | null = null;
 
-  async function attemptOnce(delivery: ClaimedDelivery, url: string): Promise<SendOutcome> {
-    const target = await checkWebhookTarget(url, options.targets);
+  async function attemptOnce(delivery: ClaimedDelivery, endpoint: WebhookEndpointRecord): Promise<SendOutcome> {
+    const target = await checkWebhookTarget(endpoint.url, options.targets);
     if (!target.ok) return { kind: 'error', error: `target refused: url ${target.reason}`, latencyMs: 0 };
-    const secrets = await endpoints.signingSecrets(delivery.endpointId);
+    const secrets = await endpoints.signingSecrets(endpoint.id, endpoint.version);
     const timestampSeconds = Math.floor(clock().getTime() / 1000);
     return sendWebhook({
       url: target.url.href,
@@ -89,8 +110,9 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
 
   async function deliver(delivery: ClaimedDelivery): Promise<void> {
     const endpoint = await endpoints.get(delivery.endpointId);
+    if (!endpoint.enabled) return; // rule 7
     const attemptedAt = clock();
-    const outcome = await attemptOnce(delivery, endpoint.url);
+    const outcome = await attemptOnce(delivery, endpoint);
     const verdict = judge(outcome, attemptedAt.getTime());
     const attemptNumber = delivery.attempts + 1;
     const retryAt = verdict.kind === 'retry' ? nextAttemptAt(attemptNumber, verdict.notBeforeMs, attemptedAt) : null;
@@ -111,7 +133,6 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   }
 
   async function run(delivery: ClaimedDelivery): Promise<void> {
-    busy.set(delivery.endpointId, (busy.get(delivery.endpointId) ?? 0) + 1);
     try {
       await deliver(delivery);
     } catch (error) {
@@ -121,35 +142,102 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
       const left = (busy.get(delivery.endpointId) ?? 1) - 1;
       if (left === 0) busy.delete(delivery.endpointId);
       else busy.set(delivery.endpointId, left);
+      runningCount--;
+      startWaiting();
+      // The endpoint has a free slot and nothing to fill it with: a running worker looks for more now (rule 6).
+      if (!waiting.has(delivery.endpointId)) nudge();
     }
   }
 
-  async function tick(): Promise<number> {
-    const room = batchSize - [...busy.values()].reduce((sum, count) => sum + count, 0);
-    if (room <= 0) return 0;
+  /** Starts the waiting deliveries that rule 4 and `batchSize` let start, oldest claim first. */
+  function startWaiting(): void {
+    for (const [endpointId, queue] of waiting) {
+      if (runningCount >= batchSize) return;
+      while (queue.length > 0 && runningCount < batchSize && (busy.get(endpointId) ?? 0) < perEndpoint) {
+        busy.set(endpointId, (busy.get(endpointId) ?? 0) + 1);
+        runningCount++;
+        waitingCount--;
+        queue.shift()?.();
+      }
+      if (queue.length === 0) {
+        waiting.delete(endpointId);
+        nudge();
+      }
+    }
+  }
+
+  /** Queues a claimed delivery; the promise settles once its attempt is recorded (or could not be made). */
+  function hold(delivery: ClaimedDelivery): Promise<void> {
+    const attempted = new Promise<void>((resolve) => {
+      const queue = waiting.get(delivery.endpointId) ?? [];
+      queue.push(() => void run(delivery).then(resolve));
+      waiting.set(delivery.endpointId, queue);
+      waitingCount++;
+    });
+    held.add(attempted);
+    void attempted.finally(() => held.delete(attempted));
+    return attempted;
+  }
+
+  /** Claims for the endpoints with nothing waiting (rule 5); answers the claimed deliveries' attempts. */
+  async function claimBatch(): Promise<Promise<void>[]> {
+    const limit = batchSize - waitingCount;
+    if (limit <= 0) return [];
     const claimed = await claimDue(storage, {
       now: clock(),
       leaseMs,
       perEndpoint,
-      limit: room,
-      // An endpoint this worker is sending to waits for the next tick after those attempts, keeping rule 4.
-      skipEndpoints: [...busy.keys()],
+      limit,
+      skipEndpoints: [...waiting.keys()],
     });
-    const attempts = claimed.map((delivery) => {
-      const attempt = run(delivery);
-      running.add(attempt);
-      void attempt.finally(() => running.delete(attempt));
-      return attempt;
-    });
-    await Promise.all(attempts);
-    return claimed.length;
+    const attempts = claimed.map(hold);
+    startWaiting();
+    return attempts;
   }
 
-  async function poll(signal: AbortSignal): Promise<void> {
+  /** One claim at a time in this worker (rule 6). */
+  function claim(): Promise<Promise<void>[]> {
+    const next = claiming.then(claimBatch);
+    claiming = next.catch(() => {});
+    return next;
+  }
+
+  async function tick(): Promise<number> {
+    const attempts = await claim();
+    await Promise.all(attempts);
+    return attempts.length;
+  }
+
+  function nudge(): void {
+    isWanted = true;
+    wake?.();
+  }
+
+  /** Waits `pollMs`, or less when nudged or stopped; not at all when nudged since the last claim began. */
+  function rest(signal: AbortSignal): Promise<void> {
+    if (isWanted || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, pollMs);
+      signal.addEventListener('abort', done);
+      wake = done;
+    });
+  }
+
+  async function loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      // Not awaited: a slow endpoint's batch must not hold up the next claim for the others.
-      tick().catch((error: unknown) => options.log?.error({ err: error }, 'webhook deliveries could not be claimed'));
-      await delay(pollMs, undefined, { signal }).catch(() => {});
+      isWanted = false;
+      // The attempts are not awaited: a slow endpoint must not hold up the claims for the others.
+      await claim().catch((error: unknown) => {
+        options.log?.error({ err: error }, 'webhook deliveries could not be claimed');
+      });
+      // A claim whose deliveries all started nudged for more; one that found nothing sleeps, so nothing spins.
+      await rest(signal);
     }
   }
 
@@ -162,13 +250,14 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
     start() {
       if (polling) return;
       stopping = new AbortController();
-      polling = poll(stopping.signal);
+      polling = loop(stopping.signal);
     },
+    nudge,
     async stop() {
       stopping.abort();
       await polling;
       polling = null;
-      await Promise.allSettled([...running]);
+      await Promise.allSettled([...held]);
     },
   };
 }
