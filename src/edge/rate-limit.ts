@@ -72,6 +72,16 @@ const costOf = (request: FastifyRequest, rule: RateRule): number =>
  * The draft's fields: every policy that applies in RateLimit-Policy (the same on every answer), and what is left of
  * each one this request was counted against in RateLimit. The X-RateLimit-* fields describe the closest to refusing.
  */
+const policyFields = new WeakMap<Policy[], string>();
+const policyField = (policies: Policy[]): string => {
+  let field = policyFields.get(policies);
+  if (field === undefined) {
+    field = policies.map(({ name, rule }) => `"${name}";q=${rule.limit};w=${seconds(rule.windowMs)}`).join(', ');
+    policyFields.set(policies, field);
+  }
+  return field;
+};
+
 function setRateHeaders(reply: FastifyReply, policies: Policy[], outcomes: Outcome[], nowMs: number): void {
   const closest = outcomes.reduce((a, b) =>
     b.decision.remaining < a.decision.remaining ||
@@ -83,10 +93,7 @@ function setRateHeaders(reply: FastifyReply, policies: Policy[], outcomes: Outco
     .header('x-ratelimit-limit', String(closest.decision.limit))
     .header('x-ratelimit-remaining', String(closest.decision.remaining))
     .header('x-ratelimit-reset', String(seconds(nowMs + closest.decision.resetMs)))
-    .header(
-      'ratelimit-policy',
-      policies.map(({ name, rule }) => `"${name}";q=${rule.limit};w=${seconds(rule.windowMs)}`).join(', '),
-    )
+    .header('ratelimit-policy', policyField(policies))
     .header(
       'ratelimit',
       outcomes
@@ -118,6 +125,14 @@ export function installRateLimits(
   nowMs: () => number,
 ): { afterAuthentication(): void } {
   const anonymous: Policy = { name: 'anonymous', rule: policy.anonymous };
+  // The same arrays on every request, so the RateLimit-Policy field of each is written once.
+  const anonymousPolicies = [anonymous];
+  const tierPolicies = Object.fromEntries(
+    Object.entries(policy.tiers).map(([tier, limits]) => {
+      const burst: Policy = { name: 'burst', rule: limits.burst };
+      return [tier, limits.daily ? [burst, { name: 'daily' as const, rule: limits.daily }] : [burst]];
+    }),
+  ) as Record<Tier, Policy[]>;
   /** Requests already counted (or refused) by a stage, so none is counted twice. */
   const counted = new WeakSet<FastifyRequest>();
   const addressOf = (request: FastifyRequest) => clientAddress(request.ip, request.socket.remoteAddress);
@@ -131,7 +146,7 @@ export function installRateLimits(
   async function countAnonymous(request: FastifyRequest, reply: FastifyReply): Promise<Outcome> {
     counted.add(request);
     const outcome = await take(allowanceKey(request), anonymous, request);
-    setRateHeaders(reply, [anonymous], [outcome], nowMs());
+    setRateHeaders(reply, anonymousPolicies, [outcome], nowMs());
     return outcome;
   }
 
@@ -151,7 +166,7 @@ export function installRateLimits(
         decision: { allowed: false, limit: anonymous.rule.limit, remaining: 0, resetMs: waitMs, retryAfterMs: waitMs },
       };
       counted.add(request);
-      setRateHeaders(reply, [anonymous], [outcome], now);
+      setRateHeaders(reply, anonymousPolicies, [outcome], now);
       throw refusal(outcome, null);
     }
   });
@@ -183,11 +198,9 @@ export function installRateLimits(
           return;
         }
         const tier = tierOf(principal);
-        const limits = policy.tiers[tier];
         const subject = rateSubjectOf(principal);
         counted.add(request);
-        const burst: Policy = { name: 'burst', rule: limits.burst };
-        const policies = limits.daily ? [burst, { name: 'daily' as const, rule: limits.daily }] : [burst];
+        const policies = tierPolicies[tier];
         const outcomes: Outcome[] = [];
         for (const each of policies) {
           const outcome = await take(`rate:${each.name}:${subject}`, each, request);

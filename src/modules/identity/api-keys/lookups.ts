@@ -28,11 +28,21 @@ export interface KeyLookups {
   forget(secretHashes: readonly string[]): Promise<void>;
 }
 
+/** Entries read lately, parsed: the same text is parsed once, not on each use. */
+const parsedEntries = 1000;
+
 export function keyLookups(store: KeyValue): KeyLookups {
+  const parsed = new Map<string, { text: string; lookup: KeyLookup }>();
   return {
     async find(secretHash) {
-      const value = await store.get(entryKey(secretHash));
-      return value === null ? null : (JSON.parse(value) as KeyLookup);
+      const text = await store.get(entryKey(secretHash));
+      if (text === null) return null;
+      const seen = parsed.get(secretHash);
+      if (seen?.text === text) return seen.lookup;
+      const lookup = JSON.parse(text) as KeyLookup;
+      if (parsed.size >= parsedEntries) parsed.delete(parsed.keys().next().value as string);
+      parsed.set(secretHash, { text, lookup });
+      return lookup;
     },
     async remember(secretHash, lookup) {
       await store.set(entryKey(secretHash), JSON.stringify(lookup), lookupTtlMs);
