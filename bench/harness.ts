@@ -155,7 +155,7 @@ export interface Timing {
   connections: number;
 }
 
-export const fullTiming: Timing = { rounds: 5, warmupSeconds: 3, measureSeconds: 8, connections: 20 };
+export const fullTiming: Timing = { rounds: 5, warmupSeconds: 3, measureSeconds: 5, connections: 20 };
 export const quickTiming: Timing = { rounds: 1, warmupSeconds: 1, measureSeconds: 2, connections: 10 };
 
 export interface Side {

@@ -333,8 +333,8 @@ export const webhookFanout: Scenario = {
               `${sizes.events} events × ${endpointCount} endpoints = ${deliveries} deliveries a round, ` +
                 (context.quick
                   ? 'a quick run: far fewer than the full 10,000'
-                  : "not issue 8's 10,000 events: Portico's worker claims at most 4 deliveries per endpoint per " +
-                    '1 s poll, so 100,000 deliveries would take over 40 minutes a round'),
+                  : '10,000 deliveries, not 10,000 events to each endpoint: 100,000 deliveries at a few hundred ' +
+                    'a second would make this one scenario take longer than all the others together'),
               'throughput = deliveries / (last receipt − hand-over: the outbox commit, or the POST to the script)',
               `latency per delivery (receipt − hand-over) with events handed over every ${paceTickMs} ms for ` +
                 `${sizes.pacedSeconds} s at half the baseline's throughput, median ${median(offered).toFixed(0)} ` +

@@ -156,6 +156,38 @@ for (const kind of storageKinds()) {
       }
     });
 
+    test('writes nudged together go out in one batch, soon after, without waiting for the poll', async () => {
+      const { storage, close } = await testStorage(kind);
+      const bus = memoryBus();
+      const received: string[] = [];
+      await bus.subscribe('watcher', '#', async (event) => {
+        received.push(event.id);
+      });
+      // Each mark the relay writes carries its own time, so the marks tell the batches apart.
+      let marks = 0;
+      const clock = () => new Date(Date.UTC(2026, 0, 1) + marks++);
+      const relay = outboxRelay({ storage, bus, clock, intervalMs: 60_000 });
+      try {
+        relay.start();
+        // The first poll, at start, has found the outbox empty.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const events = await commitEvents(storage, 10);
+        for (let n = 0; n < events.length; n++) relay.nudge();
+        await eventually('every event on the bus', () => received.length === events.length, 2_000);
+        assert.deepEqual(
+          received,
+          events.map((event) => event.id),
+        );
+        const rows = await outboxRows(storage);
+        assert.ok(rows.every((row) => row.published_at !== null));
+        assert.equal(new Set(rows.map((row) => String(row.published_at))).size, 1, 'one batch published them all');
+      } finally {
+        await relay.stop();
+        await bus.close();
+        await close();
+      }
+    });
+
     test('an idempotent consumer whose handler fails records nothing, so the redelivery does the work', async () => {
       const { storage, close } = await testStorage(kind);
       const bus = memoryBus();

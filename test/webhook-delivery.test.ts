@@ -472,6 +472,62 @@ for (const kind of storageKinds()) {
       verify(endpoint.secret, after);
     });
 
+    test('the very next event sees an endpoint registered, turned off or deleted through the API, though the fan-out keeps its list', async () => {
+      const first = await newEndpoint();
+      await newProduct();
+      // The fan-out has read the endpoint list, and keeps it.
+      await fannedOut(first.id, 1);
+      const second = await newEndpoint();
+      await newProduct();
+      await fannedOut(second.id, 1);
+      await fannedOut(first.id, 2);
+
+      const off = await api('PATCH', `/v1/webhook-endpoints/${first.id}`, { body: { enabled: false } });
+      assert.equal(off.status, 200, off.text);
+      assert.equal((await api('DELETE', `/v1/webhook-endpoints/${second.id}`)).status, 204);
+      const third = await newEndpoint();
+      await newProduct();
+      await fannedOut(third.id, 1);
+      assert.equal((await deliveries(first.id)).length, 2, 'an endpoint turned off gets nothing more');
+    });
+
+    test('an endpoint another process registers is sent the next event, though this process keeps its list', async () => {
+      const known = await newEndpoint();
+      await newProduct();
+      await fannedOut(known.id, 1);
+      const elsewhere = openStorage(server.config.databaseUrl);
+      try {
+        const targets = { allowPrivate: true };
+        const registry = webhookEndpointsService(elsewhere, clock, { users: usersService(elsewhere, clock), targets });
+        const issued = await registry.create(server.admin.userId, {
+          url: `${hooks.origin}/hooks/${randomBytes(4).toString('hex')}`,
+          events: ['product.*'],
+        });
+        endpoints.push(issued.endpoint.id);
+        await newProduct();
+        await fannedOut(issued.endpoint.id, 1);
+      } finally {
+        await elsewhere.close();
+      }
+    });
+
+    test('an endpoint the worker disabled is not fanned out to again, though the fan-out kept it in its list', async () => {
+      const gone = await newEndpoint();
+      const other = await newEndpoint();
+      hooks.answerWith((request, response) => {
+        response.statusCode = request.url === gone.path ? 410 : 204;
+        response.end();
+      });
+      await newProduct();
+      await fannedOut(gone.id, 1);
+      await fannedOut(other.id, 1);
+      await worker().drain();
+      assert.equal((await api('GET', `/v1/webhook-endpoints/${gone.id}`)).body.enabled, false);
+      await newProduct();
+      await fannedOut(other.id, 2);
+      assert.equal((await deliveries(gone.id)).length, 1);
+    });
+
     test('a retry, a replay and a second fan-out send the same webhook-id and body; the test event verifies', async () => {
       const endpoint = await newEndpoint();
       // The replayed range holds this test's event alone.

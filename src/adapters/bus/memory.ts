@@ -1,5 +1,7 @@
 // The in-process event bus: one process's memory. Consumers' queues and the log live as long as the bus; the log
-// keeps the most recent `logLimit` events, with offsets that keep counting.
+// keeps the most recent `logLimit` events, with offsets that keep counting. An event is held once, as the JSON text
+// RabbitMQ would carry, and every handler and reader gets its own copy parsed from it: what one does to its event
+// reaches no one else, and an event comes out as it would from the broker.
 import {
   type DomainEvent,
   defaultMaxAttempts,
@@ -9,9 +11,17 @@ import {
   matchesPattern,
 } from './port.ts';
 
+/** A published event: its id (for the attempt count) and its JSON text. */
+interface Held {
+  id: string;
+  body: string;
+}
+
+const copyOf = (held: Held): DomainEvent => JSON.parse(held.body) as DomainEvent;
+
 interface ConsumerQueue {
   patterns: readonly string[];
-  waiting: DomainEvent[];
+  waiting: Held[];
   attempts: Map<string, number>;
   dead: DomainEvent[];
   /** The live subscriptions' handlers, none while the consumer is away; several share the work, as on a broker. */
@@ -24,7 +34,7 @@ const retryDelayMs = 50;
 
 export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): EventBus {
   const consumers = new Map<string, ConsumerQueue>();
-  const log: DomainEvent[] = [];
+  const log: Held[] = [];
   let firstOffset = 0;
   const readers = new Set<() => void>();
   let closed = false;
@@ -34,14 +44,14 @@ export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): Ev
     queue.draining = (async () => {
       while (queue.active.length > 0 && queue.waiting.length > 0) {
         const { handler, maxAttempts } = queue.active[queue.turn++ % queue.active.length] as ConsumerQueue['active'][0];
-        const event = queue.waiting[0] as DomainEvent;
+        const event = queue.waiting[0] as Held;
         const attempt = (queue.attempts.get(event.id) ?? 0) + 1;
         queue.attempts.set(event.id, attempt);
         try {
-          await handler(structuredClone(event));
+          await handler(copyOf(event));
         } catch {
           if (attempt < maxAttempts) continue;
-          queue.dead.push(event);
+          queue.dead.push(copyOf(event));
         }
         queue.waiting.shift();
         queue.attempts.delete(event.id);
@@ -55,14 +65,15 @@ export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): Ev
   return {
     async publish(event) {
       if (closed) throw new Error('the event bus is closed');
-      log.push(structuredClone(event));
+      const held: Held = { id: event.id, body: JSON.stringify(event) };
+      log.push(held);
       if (log.length > logLimit) {
         log.shift();
         firstOffset++;
       }
       for (const queue of consumers.values()) {
         if (queue.patterns.some((pattern) => matchesPattern(pattern, event.type))) {
-          queue.waiting.push(structuredClone(event));
+          queue.waiting.push(held);
           drain(queue);
         }
       }
@@ -109,7 +120,7 @@ export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): Ev
             readers.delete(wake);
             continue;
           }
-          const entry: LogEntry = { offset: next, event: structuredClone(event) };
+          const entry: LogEntry = { offset: next, event: copyOf(event) };
           try {
             await handler(entry);
             next++;

@@ -75,6 +75,15 @@ export const defaultCarrier = 'Portico Parcel';
 /** A tracking number for a parcel whose shipper gave none: `PT` and 16 random hexadecimal digits. */
 export const newTrackingNumber = (): string => `PT${randomBytes(8).toString('hex').toUpperCase()}`;
 
+/** Lines whose stock could not be taken (unknown, inactive or short products); the transaction rolls back. */
+class Unserved extends Error {
+  readonly short: (StockLine & { index: number })[];
+  constructor(short: (StockLine & { index: number })[]) {
+    super('lines not served');
+    this.short = short;
+  }
+}
+
 /** An order changed between our read and our write; the action runs again on what is there now. */
 class LostRace extends Error {}
 const attemptsPerAction = 5;
@@ -128,10 +137,21 @@ export function ordersService(storage: Storage, clock: Clock, { users, products 
     return found;
   }
 
-  /** Checks what can be checked before writing, then takes the stock and writes the order in one transaction. */
+  /**
+   * Places the order. With a customer in good standing it goes straight to the transaction, whose conditional stock
+   * updates check each product as they take it (found, active, enough stock) and give the prices charged. Only when
+   * a line is refused, or the customer is, are the products read to say everything that is wrong with the order.
+   */
   async function place(customerId: string, lines: StockLine[], customerProblems: ErrorDetail[]): Promise<OrderRecord> {
     const duplicates = duplicateLines(lines);
     if (duplicates.length > 0) throw invalidOrder(duplicates);
+    if (customerProblems.length === 0) {
+      try {
+        return await write(customerId, lines);
+      } catch (error) {
+        if (!(error instanceof Unserved)) throw error;
+      }
+    }
     const found = new Map((await products.getMany(lines.map((line) => line.productId))).map((p) => [p.id, p]));
     const problems = [...customerProblems, ...productProblems(lines, found)];
     if (problems.length === 0) {
@@ -139,11 +159,20 @@ export function ordersService(storage: Storage, clock: Clock, { users, products 
       if ('tooLarge' in listed) problems.push(amountTooLarge(listed.tooLarge));
     }
     if (problems.length > 0) throw invalidOrder(problems);
+    try {
+      return await write(customerId, lines);
+    } catch (error) {
+      if (error instanceof Unserved) throw insufficientStock(error.short);
+      throw error;
+    }
+  }
 
+  /** The stock taken, the order and its event written, in one transaction; `Unserved`, nothing written, otherwise. */
+  function write(customerId: string, lines: StockLine[]): Promise<OrderRecord> {
     return storage.db.transaction().execute(async (trx) => {
       const taken = await products.takeStock(trx, lines);
       const short = lines.flatMap((line, index) => (taken[index] ? [] : [{ index, ...line }]));
-      if (short.length > 0) throw insufficientStock(short);
+      if (short.length > 0) throw new Unserved(short);
       // The prices charged are the ones read as the stock was taken, so a price changed meanwhile is still one price.
       const charged = lines.map((line, index) => priced(line, taken[index] ?? undefined));
       const mismatched = currencyMismatches(charged);

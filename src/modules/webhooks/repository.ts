@@ -206,11 +206,16 @@ export async function deleteEndpoint(db: AnyDb, id: string): Promise<boolean> {
   return result.numDeletedRows > 0n;
 }
 
+/** Every enabled endpoint. */
+export async function enabledEndpoints(db: AnyDb): Promise<WebhookEndpointRecord[]> {
+  const rows = await tables(db).selectFrom('webhook_endpoints').selectAll().where('enabled', '=', 1).execute();
+  return rows.map(toEndpoint);
+}
+
 /** The enabled endpoints subscribed to this event type, by exact type or pattern. */
 export async function endpointsFor(db: AnyDb, eventType: string): Promise<WebhookEndpointRecord[]> {
   // Patterns are matched here rather than in SQL: endpoints are few, and one matcher serves validation too.
-  const rows = await tables(db).selectFrom('webhook_endpoints').selectAll().where('enabled', '=', 1).execute();
-  return rows.map(toEndpoint).filter((endpoint) => matchesAny(endpoint.events, eventType));
+  return (await enabledEndpoints(db)).filter((endpoint) => matchesAny(endpoint.events, eventType));
 }
 
 /**

@@ -1,6 +1,7 @@
 // The webhook endpoints service: registering and changing endpoints (their URL checked against SSRF, their event
 // patterns against the types there are), and their signing secrets: shown once, rotated with a grace period in
-// which the previous secret keeps signing.
+// which the previous secret keeps signing. Each committed change tells the fan-out (fan-out.ts), so the next event
+// this process fans out sees it.
 import type { Clock } from '../../kernel/clock.ts';
 import type { Precondition } from '../../kernel/crud.ts';
 import { invalid, notFound, preconditionFailed } from '../../kernel/errors.ts';
@@ -9,6 +10,7 @@ import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
 import type { AnyDb, Storage } from '../../storage/database.ts';
 import { patternProblem } from '../events/index.ts';
 import type { UsersService } from '../users/index.ts';
+import { endpointsChanged } from './fan-out.ts';
 import * as repository from './repository.ts';
 import type { EndpointFilters, WebhookEndpointCreate, WebhookEndpointPatch, WebhookEndpointRecord } from './schema.ts';
 import { newWebhookSecret, type SecretBox, storedSecretBox } from './secrets.ts';
@@ -138,13 +140,14 @@ export function webhookEndpointsService(
       const secret = newWebhookSecret();
       const sealed = (await secrets()).seal(secret, endpoint.id);
       await repository.insertEndpoint(storage.db, endpoint, { current: sealed, previous: null, previousUntil: null });
+      endpointsChanged(storage);
       return { endpoint, secret };
     },
 
     async patch(id, patch, precondition) {
       if (patch.events) checkPatterns(patch.events);
       const url = patch.url === undefined ? undefined : await checkedUrl(patch.url);
-      return storage.db.transaction().execute(async (trx) => {
+      const patched = await storage.db.transaction().execute(async (trx) => {
         const previous = await current(trx, id, precondition);
         const enabled = patch.enabled ?? previous.enabled;
         const next: WebhookEndpointRecord = {
@@ -162,6 +165,8 @@ export function webhookEndpointsService(
         if (!(await repository.updateEndpoint(trx, next, previous.version))) throw preconditionFailed(kind);
         return next;
       });
+      endpointsChanged(storage);
+      return patched;
     },
 
     async remove(id, precondition) {
@@ -169,12 +174,13 @@ export function webhookEndpointsService(
         await current(trx, id, precondition);
         if (!(await repository.deleteEndpoint(trx, id))) throw notFound(kind, id);
       });
+      endpointsChanged(storage);
       opened.delete(id);
     },
 
     async rotateSecret(id, precondition) {
       const box = await secrets();
-      return storage.db.transaction().execute(async (trx) => {
+      const rotated = await storage.db.transaction().execute(async (trx) => {
         const previous = await current(trx, id, precondition);
         const sealed = await repository.findEndpointSecrets(trx, id);
         if (!sealed) throw notFound(kind, id);
@@ -196,6 +202,8 @@ export function webhookEndpointsService(
         if (!written) throw preconditionFailed(kind);
         return { endpoint: next, secret };
       });
+      endpointsChanged(storage);
+      return rotated;
     },
 
     async signingSecrets(id, version) {
