@@ -113,10 +113,18 @@ for (const kind of storageKinds()) {
       await rowCount('outbox'),
     ];
     /** SQL statements run while `work` runs. */
+    /**
+     * The queries a read costs, at the fewest of two runs: authenticating the caller's key costs a lookup when its
+     * remembered entry has just expired and a write once a minute, whichever request that falls on.
+     */
     async function countQueries(work: () => Promise<unknown>): Promise<number> {
-      statements = [];
-      await work();
-      return statements.length;
+      const counts: number[] = [];
+      for (let run = 0; run < 2; run++) {
+        statements = [];
+        await work();
+        counts.push(statements.length);
+      }
+      return Math.min(...counts);
     }
 
     describe('the post method contract', () => {

@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, mock, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { usersService } from '../src/modules/users/index.ts';
+import { claimDue } from '../src/modules/webhooks/delivery-queue.ts';
 import { enqueueDeliveries, webhookEndpointsService, webhookWorker } from '../src/modules/webhooks/index.ts';
+import type { WebhooksTables } from '../src/modules/webhooks/repository.ts';
 import { openStorage, type Storage } from '../src/storage/database.ts';
 import { domainEvent } from '../src/storage/outbox.ts';
 import { client, startServer, storageKinds, type TestServer, testDatabase } from './helpers.ts';
@@ -669,6 +671,69 @@ for (const kind of storageKinds()) {
       }
       assert.deepEqual(await deliveries(endpoint.id), shown);
       await worker().drain();
+    });
+
+    test('a claim takes the oldest due deliveries, perEndpoint of each enabled endpoint not skipped, limit in all', async () => {
+      // In 1999, before every other test's deliveries: only these are due.
+      const at = (second: number) => new Date(Date.UTC(1999, 0, 1, 0, 0, second)).toISOString();
+      const db = server.storage.db.withTables<WebhooksTables>();
+      const endpoints = { a: 1, b: 1, off: 0, skipped: 1 };
+      for (const [name, enabled] of Object.entries(endpoints)) {
+        await db
+          .insertInto('webhook_endpoints')
+          .values({
+            id: `claim_${name}`,
+            owner_id: 'usr_claim',
+            url: 'https://claim.example/hooks',
+            events: '["product.*"]',
+            enabled,
+            secret_ciphertext: 'unused',
+            version: 1,
+            created_at: at(0),
+            updated_at: at(0),
+          })
+          .execute();
+      }
+      // a and b share due times, so the order across endpoints also rests on the delivery id.
+      const rows = [
+        ...[5, 1, 3, 2, 4, 1].map((second, n) => ['a', `a${n}`, 'pending', at(second)] as const),
+        ...[1, 2, 2, 6].map((second, n) => ['b', `b${n}`, 'pending', at(second)] as const),
+        ['a', 'a-later', 'pending', at(50)],
+        ['a', 'a-done', 'succeeded', null],
+        ['off', 'off0', 'pending', at(0)],
+        ['skipped', 'skipped0', 'pending', at(0)],
+      ] as const;
+      for (const [endpoint, id, status, next] of rows) {
+        await db
+          .insertInto('webhook_deliveries')
+          .values({
+            id: `whd_claim_${id}`,
+            endpoint_id: `claim_${endpoint}`,
+            event_id: `evt_claim_${id}`,
+            event_type: 'product.created',
+            payload: '{}',
+            status,
+            attempts: 0,
+            next_attempt_at: next,
+            created_at: at(0),
+          })
+          .execute();
+      }
+      const claim = (limit: number) =>
+        claimDue(server.storage, {
+          now: new Date(at(30)),
+          leaseMs: hour,
+          perEndpoint: 3,
+          limit,
+          skipEndpoints: ['claim_skipped'],
+        }).then((claimed) => claimed.map((delivery) => delivery.id.slice('whd_claim_'.length)));
+      // a's oldest three are a1, a5 (second 1), a3 (2); b's are b0 (1), b1, b2 (2); a2, a4, a0 and b3 wait.
+      assert.deepEqual(await claim(5), ['a1', 'a5', 'b0', 'a3', 'b1']);
+      // Leased: the next claim takes what is left, and then nothing is due.
+      assert.deepEqual(await claim(50), ['b2', 'a2', 'a4', 'a0', 'b3']);
+      assert.deepEqual(await claim(50), []);
+      await db.deleteFrom('webhook_deliveries').where('id', 'like', 'whd_claim_%').execute();
+      await db.deleteFrom('webhook_endpoints').where('id', 'like', 'claim_%').execute();
     });
   });
 }

@@ -49,32 +49,66 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
   if (!anyDue) return [];
   return storage.db.transaction().execute(async (trx) => {
     const db = tables(trx);
-    let due = db
-      .selectFrom('webhook_deliveries')
-      .select([
-        'id',
-        sql<number>`row_number() over (partition by endpoint_id order by next_attempt_at, id)`.as('place'),
+    // Each read below is a range of the index webhook_deliveries_claim (status, endpoint_id, next_attempt_at, id),
+    // so a claim costs the endpoints and the deliveries it looks at, not the backlog behind them.
+    let firsts = db
+      .selectFrom('webhook_endpoints as endpoint')
+      .select((eb) => [
+        'endpoint.id',
+        eb
+          .selectFrom('webhook_deliveries as first')
+          .select('first.id')
+          .where('first.status', '=', 'pending')
+          .whereRef('first.endpoint_id', '=', 'endpoint.id')
+          .where('first.next_attempt_at', '<=', now)
+          .orderBy('first.next_attempt_at')
+          .orderBy('first.id')
+          .limit(1)
+          .as('first_id'),
       ])
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where('endpoint_id', 'in', db.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 1));
-    if (options.skipEndpoints.length > 0) due = due.where('endpoint_id', 'not in', options.skipEndpoints);
-    // The window function sits in a subquery: PostgreSQL refuses FOR UPDATE in a query that has one.
-    const fair = db.selectFrom(due.as('due')).select('due.id').where('due.place', '<=', options.perEndpoint);
-    // Due is checked again on the locked row: a row another worker claimed and committed meanwhile is re-read
-    // (PostgreSQL re-evaluates the WHERE of a FOR UPDATE on the newest version) and no longer due.
-    let claim = db
+      .where('endpoint.enabled', '=', 1);
+    if (options.skipEndpoints.length > 0) firsts = firsts.where('endpoint.id', 'not in', options.skipEndpoints);
+    // Every endpoint gives the claim its first due delivery, so the `limit` oldest claimed deliveries all belong to
+    // the `limit` endpoints whose first due delivery is oldest: the others need not be read.
+    const endpoints = await db
+      .selectFrom(firsts.as('due'))
+      .innerJoin('webhook_deliveries as first', 'first.id', 'due.first_id')
+      .select('due.id')
+      .orderBy('first.next_attempt_at')
+      .orderBy('first.id')
+      .limit(options.limit)
+      .execute();
+    // One statement for all of them: each endpoint's oldest due deliveries, locked on PostgreSQL. Due is checked
+    // again on the locked row: a row another worker claimed and committed meanwhile is re-read (PostgreSQL
+    // re-evaluates the WHERE of a FOR UPDATE on the newest version) and no longer due.
+    const oldest = endpoints.map((endpoint) => {
+      let rows = db
+        .selectFrom('webhook_deliveries')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('endpoint_id', '=', endpoint.id)
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(options.perEndpoint);
+      if (storage.dialect === 'postgres') rows = rows.forUpdate().skipLocked();
+      // Wrapped: neither dialect takes LIMIT (nor PostgreSQL FOR UPDATE) on a bare branch of a UNION.
+      return db.selectFrom(rows.as('oldest')).select('oldest.id');
+    });
+    const [first, ...others] = oldest;
+    if (!first) return [];
+    const fair = (await others.reduce((union, next) => union.unionAll(next), first).execute()).map((row) => row.id);
+    if (fair.length === 0) return [];
+    // The rows are locked (PostgreSQL) or have no other writer (SQLite) until the transaction ends: this read only
+    // puts them in due order across endpoints, in the database's own order of ids, and keeps `limit`.
+    const rows = await db
       .selectFrom('webhook_deliveries')
       .select(['id', 'endpoint_id', 'event_id', 'event_type', 'payload', 'attempts'])
       .where('id', 'in', fair)
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
       .orderBy('next_attempt_at')
       .orderBy('id')
-      .limit(options.limit);
-    if (storage.dialect === 'postgres') claim = claim.forUpdate().skipLocked();
-    const rows = await claim.execute();
-    if (rows.length === 0) return [];
+      .limit(options.limit)
+      .execute();
     await db
       .updateTable('webhook_deliveries')
       .set({ next_attempt_at: leaseUntil })

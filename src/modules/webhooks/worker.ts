@@ -9,8 +9,8 @@
 //   4. At most `perEndpoint` attempts at one endpoint run at once in this worker, so one slow receiver holds only
 //      its own deliveries back; the clock is injected, so tests move hours in milliseconds.
 //   5. A claim takes up to `perEndpoint` deliveries of each endpoint that has none waiting here, and holds them
-//      until rule 4 lets them start, so a claim serves a round of attempts rather than one freed slot (a claim
-//      reads every due delivery). At most `batchSize` attempts run at once, and at most `batchSize` wait.
+//      until rule 4 lets them start, so a claim serves a round of attempts rather than one freed slot (a claim is
+//      a transaction of its own). At most `batchSize` attempts run at once, and at most `batchSize` wait.
 //   6. Running, the worker claims again as soon as an endpoint it sends to has nothing left waiting or deliveries
 //      were made (`nudge`), and waits `pollMs` only when neither happened. Its claims run one at a time.
 //   7. An endpoint disabled between the claim and the attempt is not sent to: the claim's lease runs out, and its

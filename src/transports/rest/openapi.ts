@@ -208,10 +208,11 @@ const headerRules: { names: HeaderName[]; applies(answer: Answer): boolean }[] =
     names: ['Cache-Control', 'Link'],
     applies: ({ method, isItem, status }) => method === 'get' && !isItem && status === 200,
   },
+  // A write answers the resource's new state and its tag; a 202 answers work queued, which has no tag to hold.
   {
     names: ['ETag'],
     applies: ({ method, isItem, status }) =>
-      method !== 'get' && isItem && status >= 200 && status < 300 && status !== 204,
+      method !== 'get' && isItem && status >= 200 && status < 300 && status !== 202 && status !== 204,
   },
   {
     names: ['Cache-Control'],
