@@ -56,7 +56,7 @@ export async function sqliteDatabase(): Promise<BenchDatabase> {
   };
 }
 
-export async function postgresDatabase(base: string): Promise<BenchDatabase> {
+async function postgresDatabase(base: string): Promise<BenchDatabase> {
   const schema = `portico_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();

@@ -82,13 +82,20 @@ export async function startProcess(spec: ServerSpec): Promise<RunningServer> {
   const url = `http://127.0.0.1:${spec.port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null)
+    if (child.exitCode !== null) {
+      children.delete(child);
       throw new BenchError(`${spec.label} exited at start: ${stderr.trim().split('\n').at(-1) ?? ''}`);
+    }
     try {
       // Bounded, so that another process holding the port and answering nothing is not waited on forever.
       if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok && child.exitCode === null) break;
     } catch {}
-    if (Date.now() > deadline) throw new BenchError(`${spec.label} did not answer /healthz within 120 s`);
+    if (Date.now() > deadline) {
+      // A server that never became ready is not left running until the harness exits.
+      child.kill('SIGKILL');
+      children.delete(child);
+      throw new BenchError(`${spec.label} did not answer /healthz within 120 s`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {

@@ -149,17 +149,27 @@ test('a server whose port is taken is one clear line naming the port, and leaves
     const script = fileURLToPath(new URL('../src/main.ts', import.meta.url));
     const dir = mkdtempSync(join(tmpdir(), 'portico-bench-test-'));
     const env = { DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, LOG_LEVEL: 'warn' };
+    const before = new Set(childrenOf(process.pid));
     await assert.rejects(startProcess({ label: 'portico', script, args: ['serve'], env, port }), (error: Error) => {
       assert.ok(error instanceof BenchError);
       assert.match(error.message, new RegExp(`^portico exited at start: .*127\\.0\\.0\\.1:${port}.*already in use`));
       assert.equal(error.message.split('\n').length, 1);
       return true;
     });
+    const left = childrenOf(process.pid).filter((pid) => !before.has(pid) && !/^\d+ \(.*\) Z/.test(readStat(pid)));
+    assert.deepEqual(left, [], 'the server that could not start is not left running');
     rmSync(dir, { recursive: true, force: true });
   } finally {
     squatter.close();
   }
 });
+
+/** The live child processes of `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  );
+}
 
 function readStat(pid: number): string {
   try {
@@ -179,10 +189,7 @@ test('Ctrl-C stops every server the harness started', async () => {
     },
   );
   // Every process the harness runs is a child of it (servers, the load generator).
-  const children = () =>
-    readdirSync(`/proc/${bench.pid}/task`).flatMap((task) =>
-      readFileSync(`/proc/${bench.pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-    );
+  const children = () => childrenOf(bench.pid ?? 0);
   let seen: number[] = [];
   while (seen.length < 2) {
     await new Promise((resolve) => setTimeout(resolve, 100));

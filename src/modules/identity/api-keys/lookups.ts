@@ -12,7 +12,7 @@ import type { KeyValue } from '../../../adapters/kv/port.ts';
 import type { Role } from '../principal.ts';
 import type { ApiKeyRecord } from './schema.ts';
 
-export const lookupTtlMs = 60_000;
+const lookupTtlMs = 60_000;
 
 export interface KeyLookup {
   key: ApiKeyRecord;
