@@ -205,8 +205,9 @@ export async function buildApp({
   });
   app.addHook('onReady', async () => relay.start());
   // A write that succeeded may have committed events: publish them now rather than at the next poll.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) relay.nudge();
+    done();
   });
   app.addHook('onClose', async () => {
     await relay.stop();

@@ -96,6 +96,22 @@ function expectSecurityHeaders(answer: Answer, what: string): void {
 
 const hsts = 'max-age=31536000; includeSubDomains';
 
+/** helmet's fields for pages a browser renders; a JSON answer goes without them (security-headers.ts rule 2). */
+const documentFields = {
+  'cross-origin-opener-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
+function expectDocumentFields(answer: Answer, what: string, present: boolean): void {
+  for (const [name, value] of Object.entries(documentFields)) {
+    assert.equal(answer.headers[name], present ? value : undefined, `${what}: ${name}`);
+  }
+}
+
 for (const kind of storageKinds()) {
   describe(`TLS and HTTP/2 (${kind})`, () => {
     let certificate: DevCertificate;
@@ -198,6 +214,8 @@ for (const kind of storageKinds()) {
         expectSecurityHeaders(answer, `JSON ${answer.status}`);
         assert.equal(answer.headers['strict-transport-security'], hsts);
         assert.equal(answer.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+        assert.equal(answer.headers['cross-origin-resource-policy'], 'same-origin');
+        expectDocumentFields(answer, `JSON ${answer.status}`, false);
       }
     });
 
@@ -205,6 +223,7 @@ for (const kind of storageKinds()) {
       const page = await https1(`${server.url}/docs/`, ca);
       assert.equal(page.status, 200);
       expectSecurityHeaders(page, '/docs/');
+      expectDocumentFields(page, '/docs/', true);
       const policy = String(page.headers['content-security-policy']);
       const scripts = inlineScripts(page.text).filter((script) => script.includes('Scalar.createApiReference'));
       assert.equal(scripts.length, 1, page.text);
@@ -224,6 +243,7 @@ for (const kind of storageKinds()) {
       const page = await h2(server.url, ca, '/docs/errors');
       assert.equal(page.status, 200);
       expectSecurityHeaders(page, '/docs/errors');
+      expectDocumentFields(page, '/docs/errors', true);
       const style = /<style>([\s\S]*?)<\/style>/.exec(page.text)?.[1] ?? '';
       assert.ok(style.length > 0);
       const policy = String(page.headers['content-security-policy']);
@@ -240,6 +260,8 @@ for (const kind of storageKinds()) {
       assert.ok(String(page.headers['content-security-policy']).includes(`style-src ${sha256(style)}`));
       assert.equal(page.headers['x-content-type-options'], 'nosniff');
       assert.equal(page.headers['strict-transport-security'], hsts);
+      expectDocumentFields(page, 'the OAuth error page', true);
+      assert.match(String(page.headers['x-request-id']), /^req_/, 'the edge\'s fields reach what oidc-provider writes');
     });
 
     test('over h2: request ids echo, CORS preflights are granted, the session cookie is Secure', async () => {

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../kernel/errors.ts';
 import type { Principal } from '../modules/identity/principal.ts';
+import { requestStep } from './hook-steps.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,7 +67,7 @@ export function bearerToken(request: FastifyRequest): string | null {
 export function installAuthentication(app: FastifyInstance, authenticators: readonly Authenticator[]): void {
   app.decorateRequest('principal', null);
   // After the anonymous per-IP rate limit (onRequest), so floods of bad credentials are refused cheaply first.
-  app.addHook('preValidation', async (request) => {
+  async function authenticate(request: FastifyRequest): Promise<void> {
     for (const authenticator of authenticators) {
       const principal = await authenticator.authenticate(request);
       if (principal) {
@@ -78,5 +79,16 @@ export function installAuthentication(app: FastifyInstance, authenticators: read
     if (request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined) {
       throw badCredentials('credential');
     }
-  });
+  }
+  app.addHook(
+    'preValidation',
+    requestStep((request) => {
+      const { authorization, cookie } = request.headers;
+      // Authenticators read credentials from these three fields only; without any, the caller is anonymous.
+      if (authorization === undefined && cookie === undefined && request.headers['x-api-key'] === undefined) {
+        return undefined;
+      }
+      return authenticate(request);
+    }),
+  );
 }

@@ -10,31 +10,36 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../kernel/errors.ts';
 import { bearerChallenge, bearerRealm } from './authentication.ts';
+import { requestStep } from './hook-steps.ts';
 
 export function installAuthorization(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
-    const scope = request.routeOptions.config?.scope;
-    if (scope === undefined || scope === 'public') return;
-    const principal = request.principal;
-    if (principal === null) {
-      throw new ApiError(
-        'AUTHENTICATION_REQUIRED',
-        'This operation needs credentials: a Bearer token, an API key or a session.',
-        {
-          headers: { 'www-authenticate': bearerChallenge() },
-        },
-      );
-    }
-    if (!principal.scopes.has(scope)) {
-      throw new ApiError(
-        'INSUFFICIENT_PERMISSIONS',
-        `Your credentials do not carry the scope this operation needs: ${scope}.`,
-        {
-          headers: {
-            'www-authenticate': `Bearer realm="${bearerRealm}", error="insufficient_scope", scope="${scope}"`,
+  app.addHook(
+    'preValidation',
+    requestStep((request) => {
+      const scope = request.routeOptions.config?.scope;
+      if (scope === undefined || scope === 'public') return;
+      const principal = request.principal;
+      if (principal === null) {
+        throw new ApiError(
+          'AUTHENTICATION_REQUIRED',
+          'This operation needs credentials: a Bearer token, an API key or a session.',
+          {
+            headers: { 'www-authenticate': bearerChallenge() },
           },
-        },
-      );
-    }
-  });
+        );
+      }
+      if (!principal.scopes.has(scope)) {
+        throw new ApiError(
+          'INSUFFICIENT_PERMISSIONS',
+          `Your credentials do not carry the scope this operation needs: ${scope}.`,
+          {
+            headers: {
+              'www-authenticate': `Bearer realm="${bearerRealm}", error="insufficient_scope", scope="${scope}"`,
+            },
+          },
+        );
+      }
+      return undefined;
+    }),
+  );
 }

@@ -3,6 +3,7 @@
 // the Idempotency-Key fingerprint), because a 1 MiB body can nest a hundred thousand levels.
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../kernel/errors.ts';
+import { requestStep } from './hook-steps.ts';
 
 export const mergePatchType = 'application/merge-patch+json';
 
@@ -32,19 +33,26 @@ export function installContentTypes(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(mergePatchType, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  app.addHook('preValidation', async (request) => {
-    const type = request.headers['content-type'];
-    if (type === undefined || request.body === undefined) return;
-    const mediaType = type.split(';')[0]?.trim().toLowerCase() ?? '';
-    const accepted = request.routeOptions.config.bodyTypes ?? ['application/json'];
-    if (!accepted.includes(mediaType)) {
-      throw new ApiError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `This endpoint takes ${accepted.join(' or ')} bodies, not ${mediaType}.`,
-      );
-    }
-    if (nestsDeeperThan(request.body, maxBodyDepth)) {
-      throw new ApiError('MALFORMED_REQUEST', `The body nests objects and arrays deeper than ${maxBodyDepth} levels.`);
-    }
-  });
+  app.addHook(
+    'preValidation',
+    requestStep((request) => {
+      const type = request.headers['content-type'];
+      if (type === undefined || request.body === undefined) return;
+      const mediaType = type.split(';')[0]?.trim().toLowerCase() ?? '';
+      const accepted = request.routeOptions.config.bodyTypes ?? ['application/json'];
+      if (!accepted.includes(mediaType)) {
+        throw new ApiError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `This endpoint takes ${accepted.join(' or ')} bodies, not ${mediaType}.`,
+        );
+      }
+      if (nestsDeeperThan(request.body, maxBodyDepth)) {
+        throw new ApiError(
+          'MALFORMED_REQUEST',
+          `The body nests objects and arrays deeper than ${maxBodyDepth} levels.`,
+        );
+      }
+      return undefined;
+    }),
+  );
 }

@@ -6,22 +6,27 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../kernel/errors.ts';
 import { looksLikeKey } from '../modules/identity/api-keys/index.ts';
+import { requestStep } from './hook-steps.ts';
 
 const credentialParameters = ['api_key', 'apiKey', 'key', 'access_token'];
 
 export function refuseCredentialsInQuery(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.includes('?')) return;
-    const query = request.query as Record<string, unknown>;
-    for (const name of credentialParameters) {
-      const values = [query[name]].flat();
-      if (!values.some((value) => typeof value === 'string' && looksLikeKey(value))) continue;
-      const message =
-        'API keys must never be sent in a query string, because URLs end up in logs. Send the key in the ' +
-        'Authorization header as "Bearer <key>" or in X-API-Key, and roll this one: it may have been logged.';
-      throw new ApiError('VALIDATION_ERROR', message, {
-        details: [{ field: name, code: 'CREDENTIAL_IN_QUERY', message: `${name} holds an API key.` }],
-      });
-    }
-  });
+  app.addHook(
+    'onRequest',
+    requestStep((request) => {
+      if (!request.url.includes('?')) return;
+      const query = request.query as Record<string, unknown>;
+      for (const name of credentialParameters) {
+        const values = [query[name]].flat();
+        if (!values.some((value) => typeof value === 'string' && looksLikeKey(value))) continue;
+        const message =
+          'API keys must never be sent in a query string, because URLs end up in logs. Send the key in the ' +
+          'Authorization header as "Bearer <key>" or in X-API-Key, and roll this one: it may have been logged.';
+        throw new ApiError('VALIDATION_ERROR', message, {
+          details: [{ field: name, code: 'CREDENTIAL_IN_QUERY', message: `${name} holds an API key.` }],
+        });
+      }
+      return undefined;
+    }),
+  );
 }

@@ -22,6 +22,7 @@ import {
   idempotencyStore,
   type StoredResponse,
 } from '../storage/idempotency.ts';
+import { payloadStep, requestStep } from './hook-steps.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -111,11 +112,7 @@ export function installIdempotency(
   let lastPurgeMs = Number.NEGATIVE_INFINITY;
   let purging: Promise<void> | null = null;
 
-  app.addHook('preHandler', async (request, reply) => {
-    // Unknown paths and 405s (the not-found handler) run no handler, so there is nothing to make idempotent.
-    if (request.method !== 'POST' || request.is404 || request.routeOptions.config.idempotency === false) return;
-    const key = keyOf(request);
-    if (key === null) return;
+  async function claimOrReplay(request: FastifyRequest, reply: FastifyReply, key: string): Promise<unknown> {
     const requestHash = fingerprint(request);
     const outcome = await store.claim(`${ownerOf(request)} ${key}`, requestHash, clock());
     if (outcome.claimed) {
@@ -142,11 +139,25 @@ export function installIdempotency(
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     reply.header(replayedHeader, 'true').code(status);
     return reply.send(body);
-  });
+  }
+  app.addHook(
+    'preHandler',
+    requestStep((request, reply) => {
+      // Unknown paths and 405s (the not-found handler) run no handler, so there is nothing to make idempotent.
+      if (request.method !== 'POST' || request.is404 || request.routeOptions.config.idempotency === false) {
+        return undefined;
+      }
+      const key = keyOf(request);
+      return key === null ? undefined : claimOrReplay(request, reply, key);
+    }),
+  );
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    const owned = claims.get(request);
-    if (!owned) return payload;
+  async function record(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    owned: Claim,
+  ): Promise<unknown> {
     claims.delete(request);
     const response = reply.statusCode < 500 && reply.statusCode !== 304 ? storable(reply, payload) : null;
     try {
@@ -158,7 +169,14 @@ export function installIdempotency(
     }
     schedulePurge(request);
     return payload;
-  });
+  }
+  app.addHook(
+    'onSend',
+    payloadStep((request, reply, payload: unknown) => {
+      const owned = claims.get(request);
+      return owned ? record(request, reply, payload, owned) : payload;
+    }),
+  );
 
   /** New rows come only with claims, so claims are what prompt a bounded purge, at most once a minute. */
   function schedulePurge(request: FastifyRequest): void {

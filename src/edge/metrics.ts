@@ -65,13 +65,14 @@ export type RequestCounts = () => MetricFamily;
 export function countRequests(app: FastifyInstance): RequestCounts {
   // Keyed by the three labels joined with a separator none of them holds.
   const counts = new Map<string, { labels: Record<string, string>; value: number }>();
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
     const status = String(reply.statusCode);
     const key = `${request.method}\u0000${route}\u0000${status}`;
     const entry = counts.get(key);
     if (entry) entry.value += 1;
     else counts.set(key, { labels: { method: request.method, route, status }, value: 1 });
+    done();
   });
   return () => ({
     name: 'portico_http_requests_total',

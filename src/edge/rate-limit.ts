@@ -20,9 +20,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyValue, RateDecision, RateRule } from '../adapters/kv/port.ts';
 import type { TierLimits } from '../config.ts';
 import { ApiError } from '../kernel/errors.ts';
-import { rateSubjectOf, type Tier, tierOf } from '../modules/identity/principal.ts';
+import { type Principal, rateSubjectOf, type Tier, tierOf } from '../modules/identity/principal.ts';
 import { sessionCookie } from '../modules/identity/sessions/index.ts';
 import { clientAddress } from './client-address.ts';
+import { payloadStep, requestStep } from './hook-steps.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -173,30 +174,25 @@ export function installRateLimits(
 
   // A request with a credential that no stage counted (a bad credential's 401, or rule 3) is counted against its
   // address; using the allowance up blocks the address until one more such request would be allowed.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (counted.has(request) || isExempt(request)) return payload;
+  async function countUncounted(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { decision, rule } = await countAnonymous(request, reply);
-    if (decision.allowed && decision.remaining > 0) return payload;
+    if (decision.allowed && decision.remaining > 0) return;
     const waitMs = Math.ceil(
       decision.allowed ? decision.resetMs - rule.windowMs + rule.windowMs / rule.limit : decision.retryAfterMs,
     );
     if (waitMs > 0) await kv.set(blockKey(request), String(nowMs() + waitMs), waitMs);
-    return payload;
-  });
+  }
+  app.addHook(
+    'onSend',
+    payloadStep((request, reply, payload: unknown) =>
+      counted.has(request) || isExempt(request) ? payload : countUncounted(request, reply).then(() => payload),
+    ),
+  );
 
   return {
     /** Registers the second stage: to be called once authentication has named the caller. */
     afterAuthentication() {
-      app.addHook('preValidation', async (request, reply) => {
-        if (isExempt(request)) return;
-        const principal = request.principal;
-        if (principal === null) {
-          // A credential the route ignores (a session cookie sent to the login route) leaves the request anonymous.
-          if (counted.has(request)) return;
-          const outcome = await countAnonymous(request, reply);
-          if (!outcome.decision.allowed) throw refusal(outcome, null);
-          return;
-        }
+      async function countCaller(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void> {
         const tier = tierOf(principal);
         const subject = rateSubjectOf(principal);
         counted.add(request);
@@ -211,7 +207,21 @@ export function installRateLimits(
           }
         }
         setRateHeaders(reply, policies, outcomes, nowMs());
-      });
+      }
+      async function countAnonymousCaller(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+        const outcome = await countAnonymous(request, reply);
+        if (!outcome.decision.allowed) throw refusal(outcome, null);
+      }
+      app.addHook(
+        'preValidation',
+        requestStep((request, reply) => {
+          if (isExempt(request)) return undefined;
+          const principal = request.principal;
+          if (principal !== null) return countCaller(request, reply, principal);
+          // A credential the route ignores (a session cookie sent to the login route) leaves the request anonymous.
+          return counted.has(request) ? undefined : countAnonymousCaller(request, reply);
+        }),
+      );
     },
   };
 }

@@ -1,15 +1,22 @@
 // Security headers on every answer. The rules it enforces:
-// 1. `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and helmet's other
-//    defaults; no `X-Powered-By`.
-// 2. Over TLS only, `Strict-Transport-Security: max-age=31536000; includeSubDomains` (RFC 6797 §7.2: a browser
+// 1. Every answer: `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`,
+//    `Cross-Origin-Resource-Policy: same-origin`; no `X-Powered-By`.
+// 2. HTML answers (/docs, /docs/errors, the OAuth pages) also get helmet's fields for documents: COOP,
+//    Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options, X-Permitted-Cross-Domain-Policies,
+//    X-XSS-Protection. They govern how a browser treats a page it renders, so a JSON answer goes without them, as
+//    OWASP's REST Security Cheat Sheet ("Security Headers") advises; each costs every answer a header to validate
+//    and write (about a quarter of a microsecond each in the root profile, bench/README.md).
+// 3. Over TLS only, `Strict-Transport-Security: max-age=31536000; includeSubDomains` (RFC 6797 §7.2: a browser
 //    ignores it over plain HTTP, and sending it there would announce HTTPS where none is served).
-// 3. A Content-Security-Policy on every answer Fastify sends: `default-src 'none'` unless the route set a policy of
+// 4. A Content-Security-Policy on every answer Fastify sends: `default-src 'none'` unless the route set a policy of
 //    its own (the HTML pages do: /docs, /docs/errors, the OAuth sign-in pages). It is set at onSend, not by helmet
 //    on the raw response, so the answers oidc-provider writes itself under /oauth keep the policies it computes
 //    for its own inline scripts (form_post).
-// 4. helmet decides the headers, once at start-up: they are the same for every answer, and @fastify/helmet built
+// 5. helmet decides the headers, once at start-up: they are the same for every answer, and @fastify/helmet built
 //    helmet's whole middleware chain anew on every request (about 5 % of a GET /'s time in the root profile,
-//    bench/README.md). They are set on the raw response, as helmet does, so answers written there get them too.
+//    bench/README.md). They go into the reply's own headers, which Node then writes in one pass; an answer written
+//    on the raw response after a hijack (the OAuth server's, which may be a page) is given the reply's headers and
+//    the document fields first (oauth/http.ts).
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -33,18 +40,38 @@ function helmetHeaders(options: HelmetOptions): [string, string][] {
   return [...headers];
 }
 
-export function installSecurityHeaders(app: FastifyInstance, options: { tls: boolean }): void {
-  const headers = helmetHeaders({
+/** Of helmet's fields, those that concern any answer a browser may load, not only a page it renders (rule 1). */
+const everyAnswer = new Set([
+  'x-content-type-options',
+  'x-frame-options',
+  'referrer-policy',
+  'cross-origin-resource-policy',
+  'strict-transport-security',
+]);
+
+const decided = (options: { tls: boolean }) =>
+  helmetHeaders({
     contentSecurityPolicy: false,
     strictTransportSecurity: options.tls ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     xFrameOptions: { action: 'deny' },
   });
+
+/** helmet's fields for documents (rule 2), for answers that may be pages but are written past the hooks below. */
+export const documentHeaders: [string, string][] = decided({ tls: false }).filter(
+  ([name]) => !everyAnswer.has(name.toLowerCase()),
+);
+
+export function installSecurityHeaders(app: FastifyInstance, options: { tls: boolean }): void {
+  const headers = decided(options).filter(([name]) => everyAnswer.has(name.toLowerCase()));
   app.addHook('onRequest', (_request, reply, done) => {
-    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    for (const [name, value] of headers) reply.header(name, value);
     done();
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', strictPolicy);
-    return payload;
+    if (String(reply.getHeader('content-type')).startsWith('text/html')) {
+      for (const [name, value] of documentHeaders) reply.header(name, value);
+    }
+    done(null, payload);
   });
 }

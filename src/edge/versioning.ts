@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid } from '../kernel/errors.ts';
+import { payloadStep, requestStep } from './hook-steps.ts';
 
 export const apiVersions = ['v1', 'v2'] as const;
 export type ApiVersion = (typeof apiVersions)[number];
@@ -229,39 +230,46 @@ export function installVersioning(app: FastifyInstance, options: VersioningOptio
   const { publicUrl, transforms } = options;
   const transformsOf = (version: ApiVersion) => transforms.filter((transform) => transform.version === version);
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const error = negotiations.get(request.raw)?.error;
     if (error) throw error;
+    done();
   });
 
-  app.addHook('preValidation', async (request) => {
-    if (!isVersioned(request)) return;
+  async function transformRequest(request: FastifyRequest): Promise<void> {
     for (const transform of transformsOf(versionOf(request))) await transform.request(request);
-  });
+  }
+  app.addHook(
+    'preValidation',
+    requestStep((request) => (isVersioned(request) ? transformRequest(request) : undefined)),
+  );
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    const version = versionHeaders(request, reply, publicUrl);
-    if (version === null) return payload;
-    if (deprecations[version]) options.counter.record(version, request);
-    if (version === routedVersion) return payload;
-    const relink = retarget(publicUrl, version);
-    for (const header of ['location', 'link']) {
-      const value = reply.getHeader(header);
-      if (typeof value === 'string') reply.header(header, relink(value));
-    }
-    const type = String(reply.getHeader('content-type') ?? '');
-    if (typeof payload !== 'string' || payload === '' || !/json/.test(type)) return payload;
-    const own = transformsOf(version);
-    const body = transformJson(JSON.parse(payload), (object) => {
-      let result = object;
-      for (const transform of own) result = transform.represent(result);
-      if (typeof result.href === 'string') result = { ...result, href: relink(result.href) };
-      return result;
-    }) as Record<string, unknown>;
-    const error = body.error as ErrorBody | undefined;
-    if (reply.statusCode >= 400 && error?.details) for (const transform of own) transform.error(request, error);
-    return JSON.stringify(body);
-  });
+  app.addHook(
+    'onSend',
+    payloadStep((request, reply, payload: unknown) => {
+      const version = versionHeaders(request, reply, publicUrl);
+      if (version === null) return payload;
+      if (deprecations[version]) options.counter.record(version, request);
+      if (version === routedVersion) return payload;
+      const relink = retarget(publicUrl, version);
+      for (const header of ['location', 'link']) {
+        const value = reply.getHeader(header);
+        if (typeof value === 'string') reply.header(header, relink(value));
+      }
+      const type = String(reply.getHeader('content-type') ?? '');
+      if (typeof payload !== 'string' || payload === '' || !/json/.test(type)) return payload;
+      const own = transformsOf(version);
+      const body = transformJson(JSON.parse(payload), (object) => {
+        let result = object;
+        for (const transform of own) result = transform.represent(result);
+        if (typeof result.href === 'string') result = { ...result, href: relink(result.href) };
+        return result;
+      }) as Record<string, unknown>;
+      const error = body.error as ErrorBody | undefined;
+      if (reply.statusCode >= 400 && error?.details) for (const transform of own) transform.error(request, error);
+      return JSON.stringify(body);
+    }),
+  );
 }
 
 export interface ServedPaths {

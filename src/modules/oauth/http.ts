@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
+import { documentHeaders } from '../../edge/security-headers.ts';
 import { isApiError } from '../../kernel/errors.ts';
 import type { Storage } from '../../storage/database.ts';
 import type { LoginService } from '../identity/accounts/index.ts';
@@ -34,7 +35,11 @@ function handOver(provider: Provider, rewrite: (url: string) => { originalUrl: s
     const raw = request.raw as IncomingMessage & { originalUrl?: string };
     // oidc-provider finds its mount path by comparing the two, and builds its endpoint URLs from it.
     Object.assign(raw, rewrite(raw.url ?? '/'));
-    reply.raw.setHeader('x-request-id', request.id);
+    // What the edge has decided so far (the request id, security and rate-limit fields) would otherwise be lost;
+    // the onSend hook that gives pages their document fields does not run for what oidc-provider writes.
+    for (const [name, value] of [...Object.entries(reply.getHeaders()), ...documentHeaders]) {
+      if (value !== undefined) reply.raw.setHeader(name, value);
+    }
     await callback(raw, reply.raw);
   };
 }

@@ -67,3 +67,12 @@ test('at capacity the oldest token is forgotten first', async () => {
   assert.ok(await cache.find('b', now, async () => key));
   assert.ok(await cache.find('c', now, async () => key));
 });
+
+test("a token that shares a remembered one's signature but not its header or claims is no hit", async () => {
+  const cache = verifiedTokens();
+  const key = {};
+  cache.remember('header.claims.signature', { kid: 'k1', key, times, principal });
+  // A forger who keeps the signature and rewrites the claims (another sub, a wider scope) gets verified afresh.
+  assert.equal(await cache.find('header.forged-claims.signature', times.iat + 60, async () => key), null);
+  assert.deepEqual(await cache.find('header.claims.signature', times.iat + 60, async () => key), principal);
+});
