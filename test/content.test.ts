@@ -696,6 +696,14 @@ for (const kind of storageKinds()) {
         const nested = await list(`/v1/posts/${post.id}/comments`, { expand: 'post' });
         assert.equal(nested[0].post.id, post.id);
         assert.equal('author' in nested[0], false);
+        // What is embedded is sent byte for byte as the resource's own GET sends it.
+        const [ownAuthor, ownPost] = [
+          await call('GET', `/v1/users/${author.id}`),
+          await call('GET', `/v1/posts/${post.id}`),
+        ];
+        assert.ok(one.text.includes(`"author":${ownAuthor.text}`), one.text);
+        assert.ok(both.text.includes(`"author":${ownAuthor.text}`), both.text);
+        assert.ok(both.text.includes(`"post":${ownPost.text}`), both.text);
       });
 
       test('expanding a page of 100 costs as many queries as a page of 10', async () => {

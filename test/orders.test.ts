@@ -763,6 +763,15 @@ function ordersSuite(kind: StorageKind): void {
       assert.equal(expanded.body.items[0].product.id, product.id);
       assert.equal(expanded.body.items[0].product.stock, 7, 'the product as it is now');
       assert.ok(expanded.headers.get('etag'));
+      // What is embedded is sent byte for byte as the resource's own GET sends it.
+      const [own, ownProduct] = [
+        await api('GET', `/v1/users/${customer.id}`),
+        await api('GET', `/v1/products/${product.id}`),
+      ];
+      assert.ok(expanded.text.includes(`"customer":${own.text}`), expanded.text);
+      assert.ok(expanded.text.includes(`"product":${ownProduct.text}`), expanded.text);
+      const page = await api('GET', `/v1/orders?customerId=${customer.id}&expand=customer,items.product`);
+      assert.ok(page.text.includes(`"data":[${expanded.text}]`), page.text);
 
       const sparse = await api('GET', `/v1/orders?customerId=${customer.id}&fields=total&expand=customer`);
       assert.deepEqual(Object.keys(sparse.body.data[0]).sort(), ['_links', 'customer', 'id', 'total']);

@@ -13,6 +13,12 @@ test('an entity tag is a strong, quoted opaque tag (RFC 9110 §8.8.3)', () => {
   assert.equal(entityTag('prd_01h455vb4pex5vsknk084sn02q', 3), current);
 });
 
+test('tags are the ones earlier releases sent, so copies clients cached before an upgrade still revalidate', () => {
+  assert.equal(current, '"o0qNTuw7VL7J0ZzATFiQ8KDJ_tt"');
+  assert.equal(entityTag('prd_01h455vb4pex5vsknk084sn02q', 3, 'name,price'), '"-bEPiDPuU7s4QcpX4Br2khCc949"');
+  assert.equal(contentTag('{"a":1}'), '"AVq9f1zFei3ZS3WQ8ErYCEJzkF7"');
+});
+
 test('the entity tag changes with the version, the variant and the resource', () => {
   const id = 'usr_01h455vb4pex5vsknk084sn02q';
   const tags = [

@@ -1,18 +1,17 @@
 // Entity tags and the conditional-request rules of RFC 9110 §13.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A strong validator for one representation: a resource's id and version, plus what shapes the bytes
  * (a sparse fieldset), so two different representations never share a tag (RFC 9110 §8.8.3).
  */
 export function entityTag(id: string, version: number, variant = ''): string {
-  const digest = createHash('sha256').update(`${id}\u0000${version}\u0000${variant}`).digest('base64url');
-  return `"${digest.slice(0, 27)}"`;
+  return `"${hash('sha256', `${id}\u0000${version}\u0000${variant}`, 'base64url').slice(0, 27)}"`;
 }
 
 /** A strong validator for arbitrary bytes, for representations without a version (collections). */
 export function contentTag(body: string | Uint8Array): string {
-  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  return `"${hash('sha256', body, 'base64url').slice(0, 27)}"`;
 }
 
 function listTags(header: string): string[] {

@@ -7,6 +7,7 @@ import { ApiError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import type { KeysetPosition, PageRequest, Sort, SortOrder } from '../kernel/pagination.ts';
 import { usersService } from '../modules/users/index.ts';
+import { compiledOnce } from './compiled-once.ts';
 import { openStorage, type Storage } from './database.ts';
 import { isUniqueViolation } from './errors.ts';
 import { migrateToLatest, migrationNames } from './migrate.ts';
@@ -324,6 +325,61 @@ export function storageConformance(kind: StorageKind): void {
         );
         assert.equal(await count(storage, 'products'), productsBefore + rows.length);
         assert.equal(await count(storage, 'outbox'), eventsBefore + rows.length);
+      });
+    });
+
+    describe('queries compiled once', () => {
+      // Two placeholders and a constant (stock > 0), which stays bound on every call.
+      const inStock = compiledOnce((db, category: string, status: string) =>
+        db
+          .withTables<Tables>()
+          .selectFrom('products')
+          .select('id')
+          .where('category', '=', category)
+          .where('stock', '>', 0)
+          .where('status', '=', status)
+          .orderBy('id'),
+      );
+      const category = () => `compiled-${newId('prd').slice(-10)}`;
+
+      test('each call runs with its own values, and the constants of the query stay as written', async () => {
+        const [desks, lamps] = [category(), category()];
+        const rows = [
+          productRow({ category: desks }),
+          productRow({ category: desks, stock: 0 }),
+          productRow({ category: desks, status: 'archived' }),
+          productRow({ category: lamps }),
+        ];
+        await tables(storage).insertInto('products').values(rows).execute();
+        const ids = async (...values: [string, string]) => (await inStock(storage.db, ...values)).map((row) => row.id);
+        assert.deepEqual(await ids(desks, 'active'), [rows[0]?.id]);
+        assert.deepEqual(await ids(desks, 'archived'), [rows[2]?.id]);
+        assert.deepEqual(await ids(lamps, 'active'), [rows[3]?.id]);
+        assert.deepEqual(await ids(category(), 'active'), []);
+      });
+
+      test('it runs in a transaction too, where it sees what the transaction wrote', async () => {
+        const lamps = category();
+        const row = productRow({ category: lamps });
+        const seen = await rejection(
+          storage.db.transaction().execute(async (trx) => {
+            await trx.withTables<Tables>().insertInto('products').values(row).execute();
+            assert.deepEqual(
+              (await inStock(trx, lamps, 'active')).map((found) => found.id),
+              [row.id],
+            );
+            throw new Error('rolled back');
+          }),
+        );
+        assert.match(String(seen), /rolled back/);
+        assert.deepEqual(await inStock(storage.db, lamps, 'active'), []);
+      });
+
+      test('a placeholder written as SQL text rather than a bound value is refused at the first call', async () => {
+        const byColumn = compiledOnce((db, column: string) =>
+          db.withTables<Tables>().selectFrom('products').select(sql.ref(column).as('value')),
+        );
+        assert.match(String(await rejection(byColumn(storage.db, 'name'))), /not bound parameters/);
       });
     });
 

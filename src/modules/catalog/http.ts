@@ -1,5 +1,6 @@
 // REST routes for products under /v1: the shared method contract, with the catalog's schemas, filters and scopes.
 import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
 import { crudRoutes, type RestContext } from '../../transports/rest/crud-routes.ts';
 import {
   Product,
@@ -13,10 +14,18 @@ import type { ProductsService } from './service.ts';
 
 export const productsPath = '/v1/products';
 
-export function representProduct(product: ProductRecord, publicUrl: string) {
-  const { version, ...fields } = product;
+/** Field by field, as a rest spread costs several times more per read; the schema's type catches a field left out. */
+export function representProduct(product: ProductRecord, publicUrl: string): Static<typeof Product> {
   return {
-    ...fields,
+    id: product.id,
+    name: product.name,
+    description: product.description,
+    category: product.category,
+    price: product.price,
+    stock: product.stock,
+    status: product.status,
+    createdAt: product.createdAt,
+    updatedAt: product.updatedAt,
     _links: {
       self: { href: `${publicUrl}${productsPath}/${product.id}` },
       collection: { href: `${publicUrl}${productsPath}` },

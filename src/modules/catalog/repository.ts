@@ -1,6 +1,7 @@
 // The products table: the only SQL that touches it.
 import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
 import type { ProductFilters, ProductRecord } from './schema.ts';
@@ -77,8 +78,13 @@ export async function listProducts(
   return { ...result, items: result.items.map(toRecord) };
 }
 
+// Every read of one product (GET /v1/products/:id) runs it: compiled once, not built again per request.
+const productById = compiledOnce((db, id: string) =>
+  tables(db).selectFrom('products').selectAll().where('id', '=', id),
+);
+
 export async function findProduct(db: AnyDb, id: string): Promise<ProductRecord | null> {
-  const row = await tables(db).selectFrom('products').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = await productById(db, id);
   return row ? toRecord(row) : null;
 }
 

@@ -20,7 +20,7 @@ import { type AccessPolicy, guardBody, guardRecord, narrowFilters, restrictedCus
 import { collectionBody } from './collection.ts';
 import { errorResponses } from './error-responses.ts';
 import { type Expansion, expandAll, expandedKeys, expandParameter, parseExpand } from './expansion.ts';
-import { notModified, parseFields, project } from './representation.ts';
+import { notModified, parseFields, project, serializeAs } from './representation.ts';
 
 export interface RestContext {
   publicUrl: string;
@@ -117,23 +117,40 @@ const schemaId = (resource: Resource<never>) => String((resource.representation 
 const fieldNames = (resource: Resource<never>) =>
   Object.keys(resource.representation.properties).filter((name) => name !== '_links');
 
-/** The full representation, or a sparse one when `?fields=` is given. */
-const oneOrSparse = (resource: Resource<never>) =>
-  Type.Union([Type.Ref(schemaId(resource)), Type.Ref(`${schemaId(resource)}Sparse`)]);
+/**
+ * What a read answers: the full representation, or a sparse one when `?fields=` is given. The route declares either
+ * (`anyOf` in OpenAPI) but sends with the one asked for (bodyOf), because fast-json-stringify can only pick a branch
+ * of a union by validating the body against it: formats and patterns of every field, on every answer.
+ */
+function shapes(resource: Resource<never>, wrap: (item: TSchema) => TSchema = (item) => item) {
+  const full = Type.Ref(schemaId(resource));
+  const sparse = Type.Ref(`${schemaId(resource)}Sparse`);
+  return { declared: wrap(Type.Union([full, sparse])), full: wrap(full), sparse: wrap(sparse) };
+}
+
+type Shapes = ReturnType<typeof shapes>;
+
+/** The answer's bytes, serialized with the shape its query asked for. */
+const bodyOf = (reply: FastifyReply, shape: Shapes, fields: string | undefined, body: unknown): string =>
+  serializeAs(reply, fields === undefined ? shape.full : shape.sparse, body);
 
 /** Represents records, expands what was asked in one batch per path, then keeps the fields asked for. */
-async function present<R extends Versioned>(
-  resource: Resource<R>,
-  records: R[],
-  query: { fields?: string; expand?: string },
-  request: FastifyRequest,
-): Promise<Record<string, unknown>[]> {
-  const expansions = parseExpand(query.expand, resource.expansions ?? []);
-  const fields = parseFields(query.fields, fieldNames(resource as Resource<never>));
-  const representations = records.map((record) => resource.represent(record));
-  await expandAll(representations, expansions, restrictedCustomer(request));
-  const kept = fields === null ? null : [...fields, ...expandedKeys(expansions)];
-  return representations.map((representation) => project(representation, kept));
+function presenter<R extends Versioned>(resource: Resource<R>) {
+  const allowed = fieldNames(resource as Resource<never>);
+  const known = resource.expansions ?? [];
+  return async (
+    records: R[],
+    query: { fields?: string; expand?: string },
+    request: FastifyRequest,
+  ): Promise<Record<string, unknown>[]> => {
+    const expansions = parseExpand(query.expand, known);
+    const fields = parseFields(query.fields, allowed);
+    const representations = records.map((record) => resource.represent(record));
+    if (expansions.length > 0) await expandAll(representations, expansions, restrictedCustomer(request));
+    if (fields === null) return representations;
+    const kept = [...fields, ...expandedKeys(expansions)];
+    return representations.map((representation) => project(representation, kept));
+  };
 }
 
 export const itemUrl = (context: RestContext, resource: Resource<never>, id: string) =>
@@ -165,6 +182,10 @@ export function listRoute<R extends Versioned, Filters>(
 ): void {
   const anyResource = resource as Resource<never>;
   const path = options.nested?.path ?? resource.path;
+  const present = presenter(resource);
+  const shape = shapes(anyResource, (item) =>
+    Type.Object({ data: Type.Array(item, { maxItems: 100 }), pagination: Pagination, _links: Links }),
+  );
   app.get(
     path,
     {
@@ -185,11 +206,7 @@ export function listRoute<R extends Versioned, Filters>(
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            data: Type.Array(oneOrSparse(anyResource), { maxItems: 100 }),
-            pagination: Pagination,
-            _links: Links,
-          }),
+          200: shape.declared,
           ...errorResponses(400, ...(options.nested ? [404] : [])),
         },
       },
@@ -219,15 +236,16 @@ export function listRoute<R extends Versioned, Filters>(
       const page = pageRequest(query as Parameters<typeof pageRequest>[0], sort, listing, context.codec);
       const visible = narrowFilters(resource.access, request, filters);
       const result = visible === null ? emptyPage<R>(page) : await options.list(visible as Filters, page, request);
-      const items = await present(resource, result.items, query, request);
+      const items = await present(result.items, query, request);
       reply.header('cache-control', resource.cachePolicy?.({ filters, expand: query.expand }) ?? resource.cacheControl);
-      return collectionBody(
+      const body = collectionBody(
         request,
         reply,
         page,
         { ...result, items },
         { publicUrl: context.publicUrl, codec: context.codec, listing },
       );
+      return bodyOf(reply, shape, query.fields, body);
     },
   );
 }
@@ -238,6 +256,8 @@ export function getRoute<R extends Versioned>(
   get: (id: string, request: FastifyRequest) => Promise<R>,
 ): void {
   const anyResource = resource as Resource<never>;
+  const present = presenter(resource);
+  const shape = shapes(anyResource);
   app.get(
     `${resource.path}/:id`,
     {
@@ -252,7 +272,7 @@ export function getRoute<R extends Versioned>(
           { fields: pageQueryProperties.fields, expand: Type.Optional(expandParameter) },
           { additionalProperties: false },
         ),
-        response: { 200: oneOrSparse(anyResource), ...errorResponses(400, 404) },
+        response: { 200: shape.declared, ...errorResponses(400, 404) },
       },
     },
     async (request, reply) => {
@@ -260,7 +280,7 @@ export function getRoute<R extends Versioned>(
       const query = request.query as { fields?: string; expand?: string };
       const record = await get(id, request);
       guardRecord(resource.access, request, resource.kind, record, false);
-      const [body] = await present(resource, [record], query, request);
+      const [body] = await present([record], query, request);
       const cacheControl = resource.cachePolicy?.({ record, expand: query.expand }) ?? resource.cacheControl;
       // An expanded representation also changes when what it embeds changes: its tag is then taken over the bytes
       // (conditional-get.ts) instead of from this record's version alone.
@@ -273,7 +293,7 @@ export function getRoute<R extends Versioned>(
       } else {
         reply.header('cache-control', cacheControl);
       }
-      return body;
+      return bodyOf(reply, shape, query.fields, body);
     },
   );
 }

@@ -1,5 +1,6 @@
 // Sending one representation: ETag, Cache-Control, conditional GET (RFC 9110 §13.1.2), sparse fieldsets.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TSchema } from 'typebox';
 import { invalid } from '../../kernel/errors.ts';
 import { noneMatch } from '../../kernel/etag.ts';
 
@@ -37,4 +38,15 @@ export function notModified(request: FastifyRequest, reply: FastifyReply, cachin
   if (noneMatch(header, caching.etag)) return false;
   reply.code(304).send();
   return true;
+}
+
+/**
+ * The body as JSON text to return from the handler, serialized with `schema` (compiled once per route and schema)
+ * instead of the route's response schema: for a route that declares several shapes and knows which one it sends.
+ * Undeclared fields are dropped, as the route's own serializer drops them.
+ */
+export function serializeAs(reply: FastifyReply, schema: TSchema, body: unknown): string {
+  reply.type('application/json; charset=utf-8');
+  // Typed as plain records: a TypeBox schema is one, and any value its schema describes is serialized.
+  return reply.serializeInput(body as Record<string, unknown>, schema as Record<string, unknown>);
 }
