@@ -101,6 +101,9 @@ function askedVersion(headers: IncomingMessage['headers'], query: URLSearchParam
   return distinct[0] ?? null;
 }
 
+/** A first path segment that names a version, one this API has or not (`v1`, `v9`). */
+const versionSegment = /^v[0-9]+$/;
+
 /** A path-versioned request's query is not looked at for a version: the path already names it. */
 const noQuery = new URLSearchParams();
 
@@ -115,22 +118,25 @@ export function versionRewriter(served: ServedPaths) {
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const search = queryAt < 0 ? '' : url.slice(queryAt);
-    const [, first = '', ...rest] = path.split('/');
+    const secondSlash = path.indexOf('/', 1);
+    const first = secondSlash < 0 ? path.slice(1) : path.slice(1, secondSlash);
     // Paths no version concerns (`/`, `/docs`, `/oauth/…`) are left as they are, at no further cost.
-    if (!served.segments.has(first) && !/^v[0-9]+$/.test(first)) return url;
+    if (!served.segments.has(first) && !versionSegment.test(first)) return url;
     const negotiation: Negotiation = { path: null, asked: null, unversioned: false, error: null };
     negotiations.set(raw, negotiation);
     try {
       // A path under a version this API never had (`/v9/…`) is the fourth place a version can be asked for, and
       // is refused like the other three: 400 naming the versions there are.
-      if (/^v[0-9]+$/.test(first) && !(apiVersions as readonly string[]).includes(first)) {
+      if (versionSegment.test(first) && !(apiVersions as readonly string[]).includes(first)) {
         throw unknownVersion('path', first);
       }
       if ((apiVersions as readonly string[]).includes(first)) {
         if (served.ownRoutes.has(path)) return url;
         negotiation.path = first as ApiVersion;
         askedVersion(raw.headers, noQuery);
-        return `/${routedVersion}/${rest.join('/')}${search}`;
+        // The routes' own version is routed as it came; another one to the same path under it.
+        if (first === routedVersion && secondSlash >= 0) return url;
+        return `/${routedVersion}${secondSlash < 0 ? '/' : path.slice(secondSlash)}${search}`;
       }
       negotiation.unversioned = true;
       const query = new URLSearchParams(search);
@@ -284,6 +290,6 @@ export function collectVersionedPaths(app: FastifyInstance, served: ServedPaths)
     // Documents (`/v1/openapi.json`, hidden from OpenAPI) are each a version's own: they have no unversioned path.
     const document = (route.schema as { hide?: boolean } | undefined)?.hide === true;
     if (first === routedVersion && segment && !document) served.segments.add(segment);
-    else if (/^v[0-9]+$/.test(first)) served.ownRoutes.add(route.url);
+    else if (versionSegment.test(first)) served.ownRoutes.add(route.url);
   });
 }
