@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import type { TObject } from 'typebox';
 import { memoryBus } from './adapters/bus/memory.ts';
 import type { EventBus } from './adapters/bus/port.ts';
@@ -95,6 +96,8 @@ export interface AppDependencies {
   publicRoutes?: readonly string[];
   /** Whether this process sends webhook deliveries (true by default); suites that drive their own worker say false. */
   webhookWorker?: boolean;
+  /** Where the logs go: standard output, written synchronously, unless given (`portico serve` writes in the background). */
+  logStream?: DestinationStream;
 }
 
 const errorsDoc = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
@@ -135,6 +138,7 @@ export async function buildApp({
   bus: eventBus,
   publicRoutes = defaultPublicRoutes,
   webhookWorker = true,
+  logStream,
 }: AppDependencies): Promise<FastifyInstance> {
   const { publicUrl } = config;
   // Over TLS the server speaks HTTP/2 and HTTP/1.1 on one port, so its request and reply objects are the HTTP/2
@@ -147,6 +151,7 @@ export async function buildApp({
     logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+      ...(logStream ? { stream: logStream } : {}),
     },
     genReqId: requestIdFor,
     rewriteUrl: versionRewriter(versioned),

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { buildApp } from '../app.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { httpsRedirectServer } from '../edge/https-redirect.ts';
@@ -85,7 +86,9 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
           `.\n  Demo admin: email ${demoAdmin().email}  password ${demoAdminPassword}`,
       );
     }
-    app = await buildApp({ config, storage });
+    // Logs leave in the background: at info Fastify writes two lines a request, and writing each one synchronously
+    // was a third of a GET /'s CPU (bench/README.md). pino writes what is pending when the process exits.
+    app = await buildApp({ config, storage, logStream: pino.destination({ dest: 1, sync: false }) });
     await app.listen({ host: config.host, port: config.port });
     if (config.httpRedirectPort !== null) {
       listening = `${config.host}:${config.httpRedirectPort} (HTTP_REDIRECT_PORT)`;
