@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, afterEach, before, describe, mock, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { usersService } from '../src/modules/users/index.ts';
@@ -24,11 +24,15 @@ interface Received {
   headers: Record<string, string>;
   body: string;
   atMs: number;
+  /** The connection it came on, numbered in the order the receiver accepted them. */
+  connection: number;
 }
 
 /** A webhook receiver on 127.0.0.1; `answer` decides each response, by default 204. */
 async function receiver(clockMs: () => number) {
   const received: Received[] = [];
+  const connections = new WeakMap<Socket, number>();
+  const closed = new Set<number>();
   let answer = (_request: IncomingMessage, response: ServerResponse, _count: number) => {
     response.statusCode = 204;
     response.end();
@@ -39,8 +43,20 @@ async function receiver(clockMs: () => number) {
     const headers = Object.fromEntries(
       Object.entries(request.headers).map(([name, value]) => [name, String(value)]),
     ) as Record<string, string>;
-    received.push({ path: request.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8'), atMs: clockMs() });
+    received.push({
+      path: request.url ?? '',
+      headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+      atMs: clockMs(),
+      connection: connections.get(request.socket) ?? 0,
+    });
     answer(request, response, received.length);
+  });
+  let accepted = 0;
+  server.on('connection', (socket: Socket) => {
+    const connection = ++accepted;
+    connections.set(socket, connection);
+    socket.on('close', () => closed.add(connection));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -51,6 +67,7 @@ async function receiver(clockMs: () => number) {
     answerWith(next: typeof answer) {
       answer = next;
     },
+    isClosed: (connection: number) => closed.has(connection),
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -453,6 +470,152 @@ for (const kind of storageKinds()) {
       assert.ok(mostInFlight <= 2, `${mostInFlight} attempts at once`);
       const log = await deliveries(endpoint.id);
       assert.ok(log.every((delivery) => delivery.status === 'succeeded' && delivery.attempts.length === 1));
+    });
+
+    test('attempts that end together are recorded together, each with its own outcome, retry schedule and notice', async () => {
+      const [ok, down, gone, bad] = [
+        await newEndpoint(),
+        await newEndpoint(),
+        await newEndpoint(),
+        await newEndpoint(),
+      ];
+      const statuses = new Map([
+        [ok.path, 204],
+        [down.path, 503],
+        [gone.path, 410],
+        [bad.path, 400],
+      ]);
+      // Answered only once all four have arrived, so that their attempts end together.
+      const held: (() => void)[] = [];
+      hooks.answerWith((request, response) => {
+        held.push(() => {
+          response.statusCode = statuses.get(request.url ?? '') ?? 500;
+          response.end();
+        });
+        if (held.length === statuses.size) for (const answer of held.splice(0)) answer();
+      });
+      await newProduct();
+      for (const endpoint of [ok, down, gone, bad]) await fannedOut(endpoint.id, 1);
+      const statements: string[] = [];
+      const counted = openStorage(server.config.databaseUrl, { onQuery: (sql) => statements.push(sql) });
+      try {
+        await worker({ storage: counted }).drain();
+      } finally {
+        await counted.close();
+      }
+      assert.equal(statements.filter((sql) => sql.startsWith('insert into "webhook_attempts"')).length, 1);
+
+      const [delivered] = await deliveries(ok.id);
+      assert.equal(delivered.status, 'succeeded');
+      assert.deepEqual(
+        delivered.attempts.map((attempt: { statusCode: number }) => attempt.statusCode),
+        [204],
+      );
+      const [retried] = await deliveries(down.id);
+      assert.equal(retried.status, 'pending');
+      assert.equal(retried.attempts.length, 1);
+      const wait = Date.parse(retried.nextAttemptAt) - Date.parse(retried.attempts[0].attemptedAt);
+      assert.ok(wait >= minute * 0.9 && wait <= minute * 1.1, `retried ${wait} ms later`);
+      const [refused] = await deliveries(bad.id);
+      assert.equal(refused.status, 'failed');
+      const [last] = await deliveries(gone.id);
+      assert.equal(last.status, 'failed');
+      const shown = await api('GET', `/v1/webhook-endpoints/${gone.id}`);
+      assert.equal(shown.body.disabledReason, 'gone');
+      assert.equal((await api('GET', `/v1/webhook-endpoints/${ok.id}`)).body.enabled, true);
+      const failedNotices = await api('GET', '/v1/events?type=webhook_endpoint.delivery_failed&limit=100');
+      const failedIds = failedNotices.body.data.map((event: { data: { deliveryId: string } }) => event.data.deliveryId);
+      assert.ok(failedIds.includes(refused.id) && failedIds.includes(last.id));
+      assert.ok(!failedIds.includes(retried.id) && !failedIds.includes(delivered.id));
+    });
+
+    test('an attempt that cannot be recorded does not cost the others ended with it their record', async () => {
+      const kept = await newEndpoint();
+      const deleted = await newEndpoint();
+      // Both are answered together, once the second endpoint (with its delivery) was deleted meanwhile: its attempt
+      // can no longer be recorded.
+      const held: (() => void)[] = [];
+      hooks.answerWith((_request, response) => {
+        held.push(() => {
+          response.statusCode = 204;
+          response.end();
+        });
+        if (held.length < 2) return;
+        void api('DELETE', `/v1/webhook-endpoints/${deleted.id}`).then(() => {
+          for (const answer of held.splice(0)) answer();
+        });
+      });
+      await newProduct();
+      await fannedOut(kept.id, 1);
+      await fannedOut(deleted.id, 1);
+      await worker().drain();
+      assert.equal(receivedBy(deleted).length, 1);
+      const [delivery] = await deliveries(kept.id);
+      assert.equal(delivery.status, 'succeeded');
+      assert.equal(delivery.attempts.length, 1);
+    });
+
+    test('deliveries to an endpoint share a few kept connections, closed when the worker stops', async () => {
+      const endpoint = await newEndpoint();
+      for (let i = 0; i < 8; i++) await newProduct();
+      await fannedOut(endpoint.id, 8);
+      const work = worker({ perEndpoint: 2 });
+      await work.drain();
+      const got = receivedBy(endpoint);
+      assert.equal(got.length, 8);
+      const connections = new Set(got.map((delivery) => delivery.connection));
+      assert.ok(connections.size <= 2, `${connections.size} connections for 8 deliveries, 2 at a time`);
+      await work.stop();
+      await waitFor('the kept connections to close', async () =>
+        [...connections].every((connection) => hooks.isClosed(connection)) ? true : null,
+      );
+    });
+
+    test('a host whose address changes is sent to on a new connection to the new address, not on a kept one', async () => {
+      // DNS is the outside world: the resolver is the test's. 127.0.0.2 is a loopback address nothing listens on.
+      let answer = ['127.0.0.1'];
+      let lookups = 0;
+      const targets = {
+        allowPrivate: true,
+        resolve: async () => {
+          lookups++;
+          return answer;
+        },
+      };
+      const storage = server.storage;
+      const registry = webhookEndpointsService(storage, clock, { users: usersService(storage, clock), targets });
+      const path = `/hooks/${randomBytes(4).toString('hex')}`;
+      const issued = await registry.create(server.admin.userId, {
+        url: `http://hooks.moving.invalid:${new URL(hooks.origin).port}${path}`,
+        events: ['product.*'],
+      });
+      endpoints.push(issued.endpoint.id);
+      const work = webhookWorker({ storage, clock, endpoints: registry, retryScheduleMs: schedule, targets });
+      try {
+        lookups = 0;
+        for (let n = 1; n <= 2; n++) {
+          await newProduct();
+          await fannedOut(issued.endpoint.id, n);
+          await work.drain();
+        }
+        const [first, second] = receivedBy({ path });
+        assert.ok(first && second);
+        // Within a second of the first check (the clock stands still): the same check, the same connection.
+        assert.equal(lookups, 1);
+        assert.equal(second.connection, first.connection);
+
+        answer = ['127.0.0.2'];
+        nowMs += 2000;
+        await newProduct();
+        await fannedOut(issued.endpoint.id, 3);
+        await work.drain();
+        assert.equal(lookups, 2);
+        assert.equal(receivedBy({ path }).length, 2, 'the kept connection to 127.0.0.1 was not used');
+        const refused = (await deliveries(issued.endpoint.id)).find((delivery) => delivery.status === 'pending');
+        assert.match(refused.attempts[0].error, /ECONNREFUSED/);
+      } finally {
+        await work.stop();
+      }
     });
 
     test('a secret rotated through the API signs the next delivery of a worker that signed with the old one', async () => {

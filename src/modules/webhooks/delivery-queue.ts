@@ -8,6 +8,8 @@
 //   3. A claim takes at most `perEndpoint` deliveries of any one endpoint, oldest due first, so one endpoint's
 //      backlog cannot fill a batch.
 //   4. An attempt, the delivery's new state, the endpoint's new state and the owner's notification commit together.
+//   5. Attempts recorded in one batch commit together, and each has the consequences it would have had recorded
+//      alone after those before it in the batch; a batch that fails leaves no attempt of it recorded.
 import { type Kysely, sql } from 'kysely';
 import type { AnyDb, Storage } from '../../storage/database.ts';
 import { appendEvent, type DomainEvent, domainEvent, type OutboxTable } from '../../storage/outbox.ts';
@@ -154,77 +156,98 @@ export const disabledEventType = 'webhook_endpoint.disabled';
 /** An endpoint failing this long without one success is disabled. */
 export const failingLimitMs = 3 * 86_400_000;
 
-/** Records one attempt and its consequences in one transaction (rule 4). */
-export async function recordAttempt(storage: Storage, result: AttemptResult): Promise<void> {
-  const { delivery, attempt } = result;
-  const at = attempt.attemptedAt.toISOString();
-  const aggregate = { type: 'webhook_endpoint', id: delivery.endpointId };
+/**
+ * Records attempts and their consequences in one transaction (rule 4), as if one after another in the order given
+ * (rule 5): a worker records the attempts that ended together with one commit rather than one each.
+ */
+export async function recordAttempts(storage: Storage, results: readonly AttemptResult[]): Promise<void> {
+  if (results.length === 0) return;
   await storage.db.transaction().execute(async (trx) => {
     const db = tables(trx);
+    // One statement for all: each delivery appears once in a batch (it is claimed again only after this commits or
+    // its lease runs out), so their attempts need no order among themselves.
     await db
       .insertInto('webhook_attempts')
-      .values({
-        delivery_id: delivery.id,
-        attempted_at: at,
-        status_code: attempt.statusCode,
-        error: attempt.error,
-        latency_ms: attempt.latencyMs,
-        response_body: attempt.responseBody,
-      })
+      .values(
+        results.map(({ delivery, attempt }) => ({
+          delivery_id: delivery.id,
+          attempted_at: attempt.attemptedAt.toISOString(),
+          status_code: attempt.statusCode,
+          error: attempt.error,
+          latency_ms: attempt.latencyMs,
+          response_body: attempt.responseBody,
+        })),
+      )
       .execute();
-    await db
-      .updateTable('webhook_deliveries')
-      .set({
-        status: result.outcome === 'retry' ? 'pending' : result.outcome,
-        attempts: delivery.attempts + 1,
-        next_attempt_at: result.retryAt?.toISOString() ?? null,
-        last_attempt_at: at,
-      })
-      .where('id', '=', delivery.id)
-      .execute();
-    const endpoint = db.updateTable('webhook_endpoints').where('id', '=', delivery.endpointId);
-    let disable: 'gone' | 'failing' | null = result.gone ? 'gone' : null;
-    if (result.outcome === 'succeeded') {
-      await endpoint.set({ failing_since: null }).where('failing_since', 'is not', null).execute();
-    } else {
-      await endpoint.set({ failing_since: at }).where('failing_since', 'is', null).execute();
-      const { failing_since: since } = await db
-        .selectFrom('webhook_endpoints')
-        .select('failing_since')
-        .where('id', '=', delivery.endpointId)
-        .executeTakeFirstOrThrow();
-      if (since !== null && attempt.attemptedAt.getTime() - Date.parse(since) >= failingLimitMs) disable ??= 'failing';
-    }
-    // A notification about a notification that failed would make another: the chain stops at the first.
-    if (result.outcome === 'failed' && delivery.eventType !== failedEventType) {
-      const data = {
-        endpointId: delivery.endpointId,
-        ownerId: result.ownerId,
-        deliveryId: delivery.id,
-        eventId: delivery.eventId,
-        eventType: delivery.eventType,
-        attempts: delivery.attempts + 1,
-        lastStatusCode: attempt.statusCode,
-        lastError: attempt.error,
-      };
-      await appendEvent(trx, domainEvent(failedEventType, aggregate, data, attempt.attemptedAt));
-    }
-    if (disable) {
-      const disabled = await endpoint
-        .set({
-          enabled: 0,
-          disabled_reason: disable,
-          version: sql<number>`version + 1`,
-          updated_at: at,
-        })
-        .where('enabled', '=', 1)
-        .executeTakeFirst();
-      if (disabled.numUpdatedRows > 0n) {
-        const data = { endpointId: delivery.endpointId, ownerId: result.ownerId, reason: disable };
-        await appendEvent(trx, domainEvent(disabledEventType, aggregate, data, attempt.attemptedAt));
-      }
-    }
+    /** Endpoints whose failing_since this batch has cleared since their last failure in it. */
+    const cleared = new Set<string>();
+    for (const result of results) await recordConsequences(trx, result, cleared);
   });
+}
+
+/** One attempt's delivery state, its endpoint's, and the owner's notifications, inside the batch's transaction. */
+async function recordConsequences(trx: AnyDb, result: AttemptResult, cleared: Set<string>): Promise<void> {
+  const { delivery, attempt } = result;
+  const db = tables(trx);
+  const at = attempt.attemptedAt.toISOString();
+  const aggregate = { type: 'webhook_endpoint', id: delivery.endpointId };
+  await db
+    .updateTable('webhook_deliveries')
+    .set({
+      status: result.outcome === 'retry' ? 'pending' : result.outcome,
+      attempts: delivery.attempts + 1,
+      next_attempt_at: result.retryAt?.toISOString() ?? null,
+      last_attempt_at: at,
+    })
+    .where('id', '=', delivery.id)
+    .execute();
+  const endpoint = db.updateTable('webhook_endpoints').where('id', '=', delivery.endpointId);
+  let disable: 'gone' | 'failing' | null = result.gone ? 'gone' : null;
+  if (result.outcome === 'succeeded') {
+    // A second success in a row changes nothing the first did not: the batch's other successes skip the statement.
+    if (!cleared.has(delivery.endpointId)) {
+      await endpoint.set({ failing_since: null }).where('failing_since', 'is not', null).execute();
+      cleared.add(delivery.endpointId);
+    }
+  } else {
+    cleared.delete(delivery.endpointId);
+    await endpoint.set({ failing_since: at }).where('failing_since', 'is', null).execute();
+    const { failing_since: since } = await db
+      .selectFrom('webhook_endpoints')
+      .select('failing_since')
+      .where('id', '=', delivery.endpointId)
+      .executeTakeFirstOrThrow();
+    if (since !== null && attempt.attemptedAt.getTime() - Date.parse(since) >= failingLimitMs) disable ??= 'failing';
+  }
+  // A notification about a notification that failed would make another: the chain stops at the first.
+  if (result.outcome === 'failed' && delivery.eventType !== failedEventType) {
+    const data = {
+      endpointId: delivery.endpointId,
+      ownerId: result.ownerId,
+      deliveryId: delivery.id,
+      eventId: delivery.eventId,
+      eventType: delivery.eventType,
+      attempts: delivery.attempts + 1,
+      lastStatusCode: attempt.statusCode,
+      lastError: attempt.error,
+    };
+    await appendEvent(trx, domainEvent(failedEventType, aggregate, data, attempt.attemptedAt));
+  }
+  if (disable) {
+    const disabled = await endpoint
+      .set({
+        enabled: 0,
+        disabled_reason: disable,
+        version: sql<number>`version + 1`,
+        updated_at: at,
+      })
+      .where('enabled', '=', 1)
+      .executeTakeFirst();
+    if (disabled.numUpdatedRows > 0n) {
+      const data = { endpointId: delivery.endpointId, ownerId: result.ownerId, reason: disable };
+      await appendEvent(trx, domainEvent(disabledEventType, aggregate, data, attempt.attemptedAt));
+    }
+  }
 }
 
 /** Makes a delivery due now again, whatever its state; false when there is no such delivery of this endpoint. */

@@ -1,8 +1,8 @@
 // The rules of delivery.ts against real sockets on 127.0.0.1: pinned addresses, failures as outcomes, verdicts.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, createServer, type RequestListener } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import { judge, pinnedLookup, retryAfterMs, type SendOutcome, sendWebhook } from './delivery.ts';
 
@@ -56,6 +56,41 @@ test('a reset and a TLS failure are outcomes to retry, not exceptions', async ()
     assert.equal(tls.kind, 'error');
     assert.equal(judge(tls, 0).kind, 'retry');
   } finally {
+    receiver.close();
+  }
+});
+
+test('a kept connection is reused, and one the receiver drops as it is reused is replaced by a new one', async () => {
+  const seen = new Map<Socket, number>();
+  const receiver = await listen((request, response) => {
+    const count = (seen.get(request.socket) ?? 0) + 1;
+    seen.set(request.socket, count);
+    // The third request on a connection finds it closed, as when the receiver's idle timeout strikes just then.
+    if (count === 3) {
+      request.socket.destroy();
+      return;
+    }
+    response.end('ok');
+  });
+  const agent = new Agent({ keepAlive: true, lookup: pinnedLookup(['127.0.0.1']) });
+  try {
+    const sendKept = () =>
+      sendWebhook({
+        url: `http://hooks.invalid:${receiver.port}/`,
+        headers: {},
+        body: '{}',
+        timeoutMs: 1000,
+        maxResponseBytes: 1024,
+        lookup: pinnedLookup(['127.0.0.1']),
+        agent,
+      });
+    for (let n = 0; n < 3; n++) {
+      const outcome = await sendKept();
+      assert.equal(outcome.kind, 'response');
+    }
+    assert.deepEqual([...seen.values()], [3, 1]);
+  } finally {
+    agent.destroy();
     receiver.close();
   }
 });

@@ -8,6 +8,10 @@
 //      retried (429 not before its Retry-After, RFC 9110 §10.2.3); any other status is not retried.
 //   6. The host's addresses are checked when the connection is made (`lookup`), not only when the URL was
 //      registered, so DNS that changes to a private address between the two is caught.
+//   7. Without an `agent` every request has a connection of its own. With one, a connection whose response was read
+//      to its end returns to the agent's pool for the next request; any other (a timeout, a body cut short, an
+//      error) is closed. A request on a reused connection that fails with a reset before any answer (the receiver
+//      closed the idle connection as it was reused) is sent once more on a new connection, within the same timeout.
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -21,6 +25,8 @@ export interface SendRequest {
   maxResponseBytes: number;
   /** Resolves the host and refuses addresses the delivery must not reach (rule 6). */
   lookup?: LookupFunction;
+  /** Keeps connections for the next request (rule 7); its own lookup must be as strict as `lookup`. */
+  agent?: http.Agent;
 }
 
 export type SendOutcome =
@@ -42,57 +48,73 @@ export function pinnedLookup(addresses: readonly string[]): LookupFunction {
   };
 }
 
+/** A kept connection the receiver closed just as it was reused fails with one of these, before any answer. */
+const staleConnectionCodes = new Set(['ECONNRESET', 'EPIPE']);
+
 /** Sends one request and reports what came back; it never throws (rule 4). */
 export function sendWebhook(request: SendRequest): Promise<SendOutcome> {
   const started = performance.now();
   const latencyMs = () => Math.round(performance.now() - started);
+  const url = new URL(request.url);
+  const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
     let settled = false;
     const chunks: Buffer[] = [];
     let received = 0;
     let head: { statusCode: number; retryAfter: string | null } | null = null;
-    const finish = (error?: string) => {
+    let outgoing: http.ClientRequest;
+    /** `isComplete`: the response was read to its end, so its connection may serve another request (rule 7). */
+    const finish = (error?: string, isComplete = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      outgoing.destroy();
+      if (!isComplete) outgoing.destroy();
       if (head) {
         resolve({ kind: 'response', ...head, body: Buffer.concat(chunks).toString('utf8'), latencyMs: latencyMs() });
       } else {
         resolve({ kind: 'error', error: error ?? 'no response', latencyMs: latencyMs() });
       }
     };
-    const url = new URL(request.url);
-    const transport = url.protocol === 'https:' ? https : http;
-    const outgoing = transport.request(url, {
-      method: 'POST',
-      headers: {
-        ...request.headers,
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(request.body)),
-        'user-agent': 'Portico-Webhooks/1',
-      },
-      // A fresh connection per attempt: the address check runs every time, and no socket outlives its delivery.
-      agent: false,
-      ...(request.lookup ? { lookup: request.lookup } : {}),
-    });
-    const timer = setTimeout(() => finish(`timed out after ${request.timeoutMs} ms`), request.timeoutMs);
-    outgoing.on('error', (error: NodeJS.ErrnoException) => finish(describe(error)));
-    outgoing.on('response', (response) => {
-      const retryAfter = response.headers['retry-after'];
-      head = { statusCode: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : null };
-      response.on('data', (chunk: Buffer) => {
-        const room = request.maxResponseBytes - received;
-        chunks.push(chunk.subarray(0, Math.max(room, 0)));
-        received += chunk.length;
-        if (received >= request.maxResponseBytes) finish();
+    const send = (agent: http.Agent | false) => {
+      const sent = transport.request(url, {
+        method: 'POST',
+        headers: {
+          ...request.headers,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(request.body)),
+          'user-agent': 'Portico-Webhooks/1',
+        },
+        agent,
+        ...(request.lookup ? { lookup: request.lookup } : {}),
       });
-      response.on('end', () => finish());
-      // A connection closed in the middle of the body still leaves the status that came.
-      response.on('error', () => finish());
-      response.on('close', () => finish());
-    });
-    outgoing.end(request.body);
+      outgoing = sent;
+      sent.on('error', (error: NodeJS.ErrnoException) => {
+        if (sent !== outgoing) return;
+        // Rule 7: sent once more, on a connection of its own; as a retry would, with the same webhook-id.
+        if (agent && sent.reusedSocket && !head && staleConnectionCodes.has(error.code ?? '')) {
+          send(false);
+          return;
+        }
+        finish(describe(error));
+      });
+      sent.on('response', (response) => {
+        const retryAfter = response.headers['retry-after'];
+        head = { statusCode: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : null };
+        response.on('data', (chunk: Buffer) => {
+          const room = request.maxResponseBytes - received;
+          chunks.push(chunk.subarray(0, Math.max(room, 0)));
+          received += chunk.length;
+          if (received >= request.maxResponseBytes) finish();
+        });
+        response.on('end', () => finish(undefined, true));
+        // A connection closed in the middle of the body still leaves the status that came.
+        response.on('error', () => finish());
+        response.on('close', () => finish());
+      });
+      sent.end(request.body);
+    };
+    const timer = setTimeout(() => finish(`timed out after ${request.timeoutMs} ms`), request.timeoutMs);
+    send(request.agent ?? false);
   });
 }
 

@@ -1,6 +1,7 @@
 // The delivery worker: claims due deliveries (delivery-queue.ts), sends each one signed, and records what came of it.
 // Rules:
-//   1. The URL is checked again at every attempt, and the connection goes to the addresses that check approved.
+//   1. The URL is checked again (vetted-targets.ts) when its last check is more than a second old, and the attempt
+//      goes to the addresses that check approved, on a connection kept from an earlier attempt there or a new one.
 //   2. Each attempt carries webhook-id = the event's id, so a receiver sees a retry, a replay or a duplicate as the
 //      same message; the body is the bytes stored when the delivery was made.
 //   3. After attempt n fails, attempt n + 1 is due `retryScheduleMs[n - 1]` later, ±10 % jitter so deliveries failed
@@ -15,21 +16,26 @@
 //      were made (`nudge`), and waits `pollMs` only when neither happened. Its claims run one at a time.
 //   7. An endpoint disabled between the claim and the attempt is not sent to: the claim's lease runs out, and its
 //      deliveries are due again when it is enabled.
+//   8. The attempts that end while a batch is being recorded are recorded together in the next one, up to
+//      `batchSize`, in one transaction (delivery-queue.ts rule 5). An attempt holds its place under rule 4 until it
+//      is recorded, so the next attempt at its endpoint sees what it did (a 410 disables the endpoint first). Sent
+//      and not recorded (the process died, the batch failed), a delivery is sent again once its lease runs out.
 import type { Clock } from '../../kernel/clock.ts';
 import type { Storage } from '../../storage/database.ts';
-import { judge, pinnedLookup, type SendOutcome, sendWebhook } from './delivery.ts';
-import { type ClaimedDelivery, claimDue, recordAttempt } from './delivery-queue.ts';
+import { judge, type SendOutcome, sendWebhook } from './delivery.ts';
+import { type AttemptResult, type ClaimedDelivery, claimDue, recordAttempts } from './delivery-queue.ts';
 import type { WebhookEndpointRecord } from './schema.ts';
 import type { WebhookEndpointsService } from './service.ts';
 import { signedHeaders } from './signing.ts';
-import { checkWebhookTarget, type TargetOptions } from './targets.ts';
+import type { TargetOptions } from './targets.ts';
+import { vettedTargets } from './vetted-targets.ts';
 
 export interface WebhookWorkerOptions {
   storage: Storage;
   clock: Clock;
   endpoints: Pick<WebhookEndpointsService, 'get' | 'signingSecrets'>;
   retryScheduleMs: readonly number[];
-  /** The same rules as at registration (WEBHOOK_ALLOW_PRIVATE_TARGETS, the resolver), applied again at every attempt. */
+  /** The same rules as at registration (WEBHOOK_ALLOW_PRIVATE_TARGETS, the resolver), applied again at attempts (rule 1). */
   targets: TargetOptions;
   timeoutMs?: number;
   perEndpoint?: number;
@@ -79,12 +85,18 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   let claiming: Promise<unknown> = Promise.resolve();
   let polling: Promise<void> | null = null;
   let stopping = new AbortController();
+  /** Target checks and connections, kept between attempts (rule 1). */
+  const vetted = vettedTargets({ targets: options.targets, nowMs: () => clock().getTime() });
   /** Set by `nudge`; the background loop claims again before it sleeps. */
   let isWanted = false;
   let wake: (() => void) | null = null;
+  /** Attempts made and not yet recorded, in the order they ended (rule 8). */
+  const unrecorded: { result: AttemptResult; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  /** Whether batches are being recorded: one at a time. */
+  let isRecording = false;
 
   async function attemptOnce(delivery: ClaimedDelivery, endpoint: WebhookEndpointRecord): Promise<SendOutcome> {
-    const target = await checkWebhookTarget(endpoint.url, options.targets);
+    const target = await vetted.vet(endpoint.url);
     if (!target.ok) return { kind: 'error', error: `target refused: url ${target.reason}`, latencyMs: 0 };
     const secrets = await endpoints.signingSecrets(endpoint.id, endpoint.version);
     const timestampSeconds = Math.floor(clock().getTime() / 1000);
@@ -94,7 +106,8 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
       body: delivery.payload,
       timeoutMs,
       maxResponseBytes,
-      lookup: pinnedLookup(target.addresses),
+      lookup: target.lookup,
+      agent: target.agent,
     });
   }
 
@@ -108,15 +121,16 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
     return new Date(now.getTime() + Math.max(jittered, asked));
   }
 
-  async function deliver(delivery: ClaimedDelivery): Promise<void> {
+  /** Sends the delivery; answers what is to be recorded, or null when it was not sent (rule 7). */
+  async function deliver(delivery: ClaimedDelivery): Promise<AttemptResult | null> {
     const endpoint = await endpoints.get(delivery.endpointId);
-    if (!endpoint.enabled) return; // rule 7
+    if (!endpoint.enabled) return null; // rule 7
     const attemptedAt = clock();
     const outcome = await attemptOnce(delivery, endpoint);
     const verdict = judge(outcome, attemptedAt.getTime());
     const attemptNumber = delivery.attempts + 1;
     const retryAt = verdict.kind === 'retry' ? nextAttemptAt(attemptNumber, verdict.notBeforeMs, attemptedAt) : null;
-    await recordAttempt(storage, {
+    return {
       delivery,
       ownerId: endpoint.ownerId,
       attempt: {
@@ -129,12 +143,44 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
       outcome: verdict.kind === 'delivered' ? 'succeeded' : retryAt ? 'retry' : 'failed',
       retryAt,
       gone: verdict.kind === 'gone',
+    };
+  }
+
+  /** Settles once the attempt is recorded in the next batch (rule 8). */
+  function record(result: AttemptResult): Promise<void> {
+    return new Promise((resolve, reject) => {
+      unrecorded.push({ result, resolve, reject });
+      if (isRecording) return;
+      isRecording = true;
+      void recordBatches();
     });
+  }
+
+  /** Records what `record` gathered, one batch at a time, until nothing is left (rule 8). */
+  async function recordBatches(): Promise<void> {
+    // The attempts that end in the same turn of the event loop join the first batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (unrecorded.length > 0) {
+      const batch = unrecorded.splice(0, batchSize);
+      const results = batch.map((entry) => entry.result);
+      try {
+        await recordAttempts(storage, results);
+        for (const entry of batch) entry.resolve();
+      } catch {
+        // One attempt that cannot be recorded (its delivery deleted with its endpoint meanwhile) must not cost the
+        // others of its batch theirs: each is recorded alone, and only what fails alone is left to its lease.
+        for (const entry of batch) {
+          await recordAttempts(storage, [entry.result]).then(entry.resolve, entry.reject);
+        }
+      }
+    }
+    isRecording = false;
   }
 
   async function run(delivery: ClaimedDelivery): Promise<void> {
     try {
-      await deliver(delivery);
+      const result = await deliver(delivery);
+      if (result) await record(result);
     } catch (error) {
       // The claim's lease runs out and the delivery is attempted again, by this worker or another.
       options.log?.error({ err: error, deliveryId: delivery.id }, 'webhook delivery could not be attempted');
@@ -258,6 +304,7 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
       await polling;
       polling = null;
       await Promise.allSettled([...held]);
+      vetted.close();
     },
   };
 }
