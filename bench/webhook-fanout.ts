@@ -340,7 +340,7 @@ export const webhookFanout: Scenario = {
                 `${sizes.pacedSeconds} s at half the baseline's throughput, median ${median(offered).toFixed(0)} ` +
                 "deliveries/s; the baseline's p50/p99 " +
                 `${median(rounds.map((r) => r.baseline.p50Ms))}/${median(rounds.map((r) => r.baseline.p99Ms))} ms`,
-              'both sides open a connection per delivery (Portico: agent: false) and 4 per endpoint at most; ' +
+              'both sides keep connections per endpoint (keep-alive) and send 4 per endpoint at most; ' +
                 'the receiver verifies every signature with the standardwebhooks library',
             ],
           },

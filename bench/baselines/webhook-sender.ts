@@ -2,15 +2,18 @@
 // Standard Webhooks with Portico's own signing code, POSTed with node:http, and nothing else: no queue table, no
 // attempt log, no polling. It mirrors what Portico's worker does on the wire:
 //   1. At most 4 deliveries to one endpoint are in flight at once (the worker's `perEndpoint`), oldest first.
-//   2. Each delivery opens its own connection (`agent: false`), with the headers Portico sends, and reads the answer.
+//   2. Each endpoint has a pool of keep-alive connections, as the worker keeps per vetted target; a delivery goes out
+//      on one with the headers Portico sends and reads the whole answer, so its connection can be used again.
 //   3. POST /run with `[{ id, body }]` queues the events behind those already queued and answers `{ deliveries }` once
 //      every delivery of them was attempted. What arrived, and how, is for the receiver to say, as for Portico.
-import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
+import { Agent, createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import { signedHeaders } from '../../src/modules/webhooks/index.ts';
 
 interface Endpoint {
   url: string;
   secret: string;
+  /** Rule 2: the endpoint's own connections. */
+  agent: Agent;
 }
 
 interface Message {
@@ -26,7 +29,9 @@ interface Batch {
   answer: () => void;
 }
 
-const endpoints = JSON.parse(process.env.WEBHOOK_ENDPOINTS ?? '[]') as Endpoint[];
+const endpoints: Endpoint[] = (JSON.parse(process.env.WEBHOOK_ENDPOINTS ?? '[]') as Omit<Endpoint, 'agent'>[]).map(
+  (endpoint) => ({ ...endpoint, agent: new Agent({ keepAlive: true }) }),
+);
 const perEndpoint = 4;
 const timeoutMs = 10_000;
 
@@ -50,7 +55,7 @@ function post(endpoint: Endpoint, message: Message): Promise<void> {
         'content-length': String(Buffer.byteLength(message.body)),
         'user-agent': 'Portico-Webhooks/1',
       },
-      agent: false,
+      agent: endpoint.agent,
       timeout: timeoutMs,
     });
     outgoing.on('timeout', () => outgoing.destroy(new Error('timed out')));
