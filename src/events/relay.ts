@@ -16,6 +16,7 @@
 import { sql } from 'kysely';
 import type { EventBus } from '../adapters/bus/port.ts';
 import { type Clock, systemClock } from '../kernel/clock.ts';
+import { compiledOnce } from '../storage/compiled-once.ts';
 import type { AnyDb, Storage } from '../storage/database.ts';
 import type { DomainEvent, OutboxTable } from '../storage/outbox.ts';
 
@@ -57,6 +58,25 @@ function toEvent(row: OutboxRow): DomainEvent {
   };
 }
 
+// Every batch reads the waiting events, and every poll on PostgreSQL first looks for one: compiled once.
+const waitingEvents = compiledOnce((db, limit: number) =>
+  db
+    .withTables<{ outbox: OutboxRow }>()
+    .selectFrom('outbox')
+    .selectAll()
+    .where('published_at', 'is', null)
+    .orderBy('position')
+    .limit(limit),
+);
+const anyWaiting = compiledOnce((db) =>
+  db
+    .withTables<{ outbox: OutboxRow }>()
+    .selectFrom('outbox')
+    .select('position')
+    .where('published_at', 'is', null)
+    .limit(1),
+);
+
 /** The relays of one schema share a lock; another schema (a test run, a second deployment) has its own. */
 const lockKey = sql`hashtext(current_schema() || '.portico.outbox-relay')`;
 
@@ -72,14 +92,7 @@ export function outboxRelay({
 }: OutboxRelayOptions): OutboxRelay {
   /** Publishes one batch through `db`; the count published, or null when another relay holds the lock. */
   async function publishBatch(db: AnyDb): Promise<number | null> {
-    const outbox = db.withTables<{ outbox: OutboxRow }>();
-    const rows = await outbox
-      .selectFrom('outbox')
-      .selectAll()
-      .where('published_at', 'is', null)
-      .orderBy('position')
-      .limit(batchSize)
-      .execute();
+    const rows = await waitingEvents(db, batchSize);
     const published: number[] = [];
     let failure: unknown = null;
     for (const row of rows) {
@@ -92,7 +105,8 @@ export function outboxRelay({
       }
     }
     if (published.length > 0) {
-      await outbox
+      await db
+        .withTables<{ outbox: OutboxRow }>()
         .updateTable('outbox')
         .set({ published_at: clock().toISOString() })
         .where('position', 'in', published)
@@ -105,14 +119,7 @@ export function outboxRelay({
   async function runBatch(): Promise<number | null> {
     if (storage.dialect === 'sqlite') return publishBatch(storage.db);
     // An idle poll costs one indexed read and takes no lock.
-    const waiting = await storage.db
-      .withTables<{ outbox: OutboxRow }>()
-      .selectFrom('outbox')
-      .select('position')
-      .where('published_at', 'is', null)
-      .limit(1)
-      .executeTakeFirst();
-    if (!waiting) return 0;
+    if ((await anyWaiting(storage.db)).length === 0) return 0;
     // A session lock on one pooled connection, not a transaction: the marks commit as they are made, and a process
     // that dies drops its connection and with it the lock.
     return storage.db.connection().execute(async (connection) => {

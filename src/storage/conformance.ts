@@ -1,14 +1,14 @@
 // The storage port's conformance suite: the same tests on SQLite and PostgreSQL (STYLE §6), over the real tables.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Kysely, sql } from 'kysely';
-import { type StorageKind, testDatabase, testStorage } from '../../test/helpers.ts';
+import { type Kysely, type KyselyPlugin, sql } from 'kysely';
+import { type StorageKind, storageKinds, testDatabase, testStorage } from '../../test/helpers.ts';
 import { ApiError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import type { KeysetPosition, PageRequest, Sort, SortOrder } from '../kernel/pagination.ts';
 import { usersService } from '../modules/users/index.ts';
 import { compiledOnce } from './compiled-once.ts';
-import { openStorage, type Storage } from './database.ts';
+import { type AnyDb, openStorage, type Storage } from './database.ts';
 import { isUniqueViolation } from './errors.ts';
 import { migrateToLatest, migrationNames } from './migrate.ts';
 import { appendEvent, domainEvent, type OutboxTable } from './outbox.ts';
@@ -373,6 +373,92 @@ export function storageConformance(kind: StorageKind): void {
         );
         assert.match(String(seen), /rolled back/);
         assert.deepEqual(await inStock(storage.db, lamps, 'active'), []);
+      });
+
+      /** The ids of a category's products, by a query that counts how often it is built, so compiled. */
+      function countedByCategory() {
+        const query = compiledOnce((db, category: string) => {
+          counted.builds++;
+          return db.withTables<Tables>().selectFrom('products').select('id').where('category', '=', category);
+        });
+        const counted = {
+          builds: 0,
+          ids: async (db: AnyDb, category: string) => (await query(db, category)).map((row) => row.id),
+        };
+        return counted;
+      }
+
+      test('a database and its transactions share one compiled query; another database compiles its own', async () => {
+        const byCategory = countedByCategory();
+        const lamps = category();
+        const row = productRow({ category: lamps });
+        await tables(storage).insertInto('products').values(row).execute();
+        assert.deepEqual(await byCategory.ids(storage.db, lamps), [row.id]);
+        for (let order = 0; order < 3; order++) {
+          await storage.db.transaction().execute(async (trx) => {
+            assert.deepEqual(await byCategory.ids(trx, lamps), [row.id]);
+          });
+        }
+        assert.equal(byCategory.builds, 1);
+        // PostgreSQL beside SQLite when both are there, else a second database of this kind: its SQL is its own.
+        const otherKind = kind === 'postgres' ? 'sqlite' : (storageKinds().find((each) => each !== kind) ?? kind);
+        const other = await testStorage(otherKind);
+        try {
+          const otherRow = productRow({ category: lamps });
+          await other.storage.db.withTables<Tables>().insertInto('products').values(otherRow).execute();
+          assert.deepEqual(await byCategory.ids(other.storage.db, lamps), [otherRow.id]);
+          await other.storage.db.transaction().execute(async (trx) => {
+            assert.deepEqual(await byCategory.ids(trx, lamps), [otherRow.id]);
+          });
+          assert.deepEqual(await byCategory.ids(storage.db, lamps), [row.id]);
+          assert.equal(byCategory.builds, 2);
+        } finally {
+          await other.close();
+        }
+      });
+
+      test('a handle with plugins of its own compiles its own query, once, as plugins rewrite queries', async () => {
+        const byCategory = countedByCategory();
+        const plugin: KyselyPlugin = {
+          transformQuery: ({ node }) => node,
+          transformResult: async ({ result }) => result,
+        };
+        const lamps = category();
+        const row = productRow({ category: lamps });
+        await tables(storage).insertInto('products').values(row).execute();
+        assert.deepEqual(await byCategory.ids(storage.db, lamps), [row.id]);
+        assert.deepEqual(await byCategory.ids(storage.db.withPlugin(plugin), lamps), [row.id]);
+        await storage.db
+          .withPlugin(plugin)
+          .transaction()
+          .execute(async (trx) => assert.deepEqual(await byCategory.ids(trx, lamps), [row.id]));
+        assert.equal(byCategory.builds, 2);
+      });
+
+      test('a row of placeholders binds each call its fields by name', async () => {
+        const insertProduct = compiledOnce((db, row: ProductRow) =>
+          db.withTables<Tables>().insertInto('products').values(row),
+        );
+        const lamps = category();
+        const rows = [productRow({ category: lamps, description: 'brass' }), productRow({ category: lamps })];
+        await storage.db.transaction().execute(async (trx) => {
+          for (const row of rows) await insertProduct(trx, row);
+        });
+        const stored = await tables(storage)
+          .selectFrom('products')
+          .selectAll()
+          .where('category', '=', lamps)
+          .orderBy('id')
+          .execute();
+        assert.deepEqual(
+          stored.map((found) => ({ ...found, price_amount: Number(found.price_amount), stock: Number(found.stock) })),
+          [...rows].sort((a, b) => a.id.localeCompare(b.id)),
+        );
+        const { description, ...withoutDescription } = productRow({ category: lamps });
+        assert.match(
+          String(await rejection(insertProduct(storage.db, withoutDescription as ProductRow))),
+          /no value for description/,
+        );
       });
 
       test('a placeholder written as SQL text rather than a bound value is refused at the first call', async () => {

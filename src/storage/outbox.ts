@@ -1,6 +1,7 @@
 // The transactional outbox: events are appended in the transaction that makes the change they describe.
-import type { Kysely } from 'kysely';
 import { newId } from '../kernel/ids.ts';
+import { compiledOnce } from './compiled-once.ts';
+import type { AnyDb } from './database.ts';
 
 export interface DomainEvent {
   id: string;
@@ -43,20 +44,20 @@ export function domainEvent(
   };
 }
 
-// biome-ignore lint/complexity/noBannedTypes: accepts any module's transaction.
-export async function appendEvent(trx: Kysely<{}>, event: DomainEvent): Promise<void> {
-  await trx
-    .withTables<OutboxTable>()
-    .insertInto('outbox')
-    .values({
-      id: event.id,
-      type: event.type,
-      aggregate_type: event.aggregate.type,
-      aggregate_id: event.aggregate.id,
-      api_version: event.apiVersion,
-      payload: JSON.stringify(event.data),
-      created_at: event.createdAt,
-      published_at: null,
-    })
-    .execute();
+// Every change appends one: compiled once.
+const insertEvent = compiledOnce((db, row: OutboxTable['outbox']) =>
+  db.withTables<OutboxTable>().insertInto('outbox').values(row),
+);
+
+export async function appendEvent(trx: AnyDb, event: DomainEvent): Promise<void> {
+  await insertEvent(trx, {
+    id: event.id,
+    type: event.type,
+    aggregate_type: event.aggregate.type,
+    aggregate_id: event.aggregate.id,
+    api_version: event.apiVersion,
+    payload: JSON.stringify(event.data),
+    created_at: event.createdAt,
+    published_at: null,
+  });
 }

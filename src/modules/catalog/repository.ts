@@ -123,6 +123,21 @@ export interface ReservedProduct {
   price: ProductRecord['price'];
 }
 
+// Every order runs it once per line.
+const takeLine = compiledOnce((db, quantity: number, updatedAt: string, productId: string) =>
+  tables(db)
+    .updateTable('products')
+    .set((eb) => ({
+      stock: eb('stock', '-', quantity),
+      version: eb('version', '+', 1),
+      updated_at: updatedAt,
+    }))
+    .where('id', '=', productId)
+    .where('status', '=', 'active')
+    .where('stock', '>=', quantity)
+    .returning(['id', 'name', 'price_amount', 'price_currency']),
+);
+
 /**
  * Takes each line's quantity from its product's stock, only while the product is active and has enough: the check
  * and the decrement are one UPDATE, so concurrent orders can never drive stock below zero. Lines run in product id
@@ -141,18 +156,7 @@ export async function takeStock(
   for (const index of order) {
     const line = lines[index];
     if (!line) continue;
-    const row = await tables(db)
-      .updateTable('products')
-      .set((eb) => ({
-        stock: eb('stock', '-', line.quantity),
-        version: eb('version', '+', 1),
-        updated_at: updatedAt,
-      }))
-      .where('id', '=', line.productId)
-      .where('status', '=', 'active')
-      .where('stock', '>=', line.quantity)
-      .returning(['id', 'name', 'price_amount', 'price_currency'])
-      .executeTakeFirst();
+    const [row] = await takeLine(db, line.quantity, updatedAt, line.productId);
     if (row) {
       taken[index] = {
         id: row.id,

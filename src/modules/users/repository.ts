@@ -1,6 +1,7 @@
 // The users table: the only SQL that touches it.
 import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
 import type { UserFilters, UserRecord } from './schema.ts';
@@ -56,8 +57,22 @@ const toRow = (user: UserRecord): Row => ({
 
 const tables = (db: AnyDb): Db => db.withTables<UsersTable>();
 
+/** A record's columns: not `select *`, which would also read the password hash, there for sign-in alone. */
+const columns = [
+  'id',
+  'email',
+  'email_key',
+  'name',
+  'role',
+  'status',
+  'location',
+  'version',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof Row)[];
+
 export async function listUsers(db: AnyDb, filters: UserFilters, page: PageRequest): Promise<PageResult<UserRecord>> {
-  let query = tables(db).selectFrom('users').selectAll();
+  let query = tables(db).selectFrom('users').select(columns);
   if (filters.id) query = query.where('id', '=', filters.id);
   if (filters.role) query = query.where('role', '=', filters.role);
   if (filters.status) query = query.where('status', '=', filters.status);
@@ -69,13 +84,21 @@ export async function listUsers(db: AnyDb, filters: UserFilters, page: PageReque
   return { ...result, items: result.items.map(toRecord) };
 }
 
+// Every order reads its customer, and every API key's first use its owner: compiled once.
+const userById = compiledOnce((db, id: string) => tables(db).selectFrom('users').select(columns).where('id', '=', id));
+
 export async function findUser(db: AnyDb, id: string): Promise<UserRecord | null> {
-  const row = await tables(db).selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = await userById(db, id);
   return row ? toRecord(row) : null;
 }
 
 export async function findUsers(db: AnyDb, ids: string[]): Promise<UserRecord[]> {
-  const rows = await tables(db).selectFrom('users').selectAll().where('id', 'in', ids).execute();
+  const [only] = ids;
+  if (ids.length === 1 && only !== undefined) {
+    const user = await findUser(db, only);
+    return user ? [user] : [];
+  }
+  const rows = await tables(db).selectFrom('users').select(columns).where('id', 'in', ids).execute();
   return rows.map(toRecord);
 }
 

@@ -1,6 +1,6 @@
 // The form of an API key's secret: `sk_` or `pk_`, the mode, then 43 base62 characters (256 random bits); and the
 // hash that is all the database keeps of it.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export type KeyType = 'secret' | 'publishable';
 export type KeyMode = 'test' | 'live';
@@ -47,6 +47,6 @@ export const looksLikeKey = (text: string): boolean => keyLike.test(text);
  * buy nothing and cost every request tens of milliseconds. Unsalted, the hash is also a lookup key: the secret is
  * found by an index, never by comparing against each stored hash in turn.
  */
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+export const hashSecret = (secret: string): string => hash('sha256', secret, 'hex');
 
 export const lastFourOf = (secret: string): string => secret.slice(-4);

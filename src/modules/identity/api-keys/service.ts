@@ -59,6 +59,9 @@ export function apiKeysService(
   keyValue: KeyValue,
 ): ApiKeysService {
   const lookups = keyLookups(keyValue);
+  // A remembered lookup comes back as the same object while its entry is unchanged (lookups.ts), so the scopes it
+  // grants are worked out once for it rather than at every request; a changed entry is a new object.
+  const grantedScopes = new WeakMap<KeyLookup, ReadonlySet<string>>();
   const forgetKey = async (keyId: string) => lookups.forget(await repository.secretHashesOf(storage.db, { keyId }));
 
   async function ownerFor(ownerId: string): Promise<UserRecord> {
@@ -209,12 +212,17 @@ export function apiKeysService(
         await repository.touchKey(storage.db, key.id, now.toISOString(), notBefore);
         await lookups.remember(secretHash, { ...found, key: { ...key, lastUsedAt: now.toISOString() } });
       }
-      const allowed = scopesOfRole(owner.role);
+      let scopes = grantedScopes.get(found);
+      if (scopes === undefined) {
+        const allowed = scopesOfRole(owner.role);
+        scopes = new Set(key.scopes.filter((scope) => allowed.includes(scope)));
+        grantedScopes.set(found, scopes);
+      }
       return {
         method: 'api-key',
         userId: owner.id,
         role: owner.role,
-        scopes: new Set(key.scopes.filter((scope) => allowed.includes(scope))),
+        scopes,
         credentialId: key.id,
         publishable: key.type === 'publishable',
         mode: key.mode,
