@@ -261,7 +261,7 @@ for (const kind of storageKinds()) {
       assert.equal(page.headers['x-content-type-options'], 'nosniff');
       assert.equal(page.headers['strict-transport-security'], hsts);
       expectDocumentFields(page, 'the OAuth error page', true);
-      assert.match(String(page.headers['x-request-id']), /^req_/, 'the edge\'s fields reach what oidc-provider writes');
+      assert.match(String(page.headers['x-request-id']), /^req_/, "the edge's fields reach what oidc-provider writes");
     });
 
     test('over h2: request ids echo, CORS preflights are granted, the session cookie is Secure', async () => {
