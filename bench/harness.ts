@@ -4,7 +4,14 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { LoadSpec } from './load.ts';
-import { type Measurement, type Round, type ScenarioFacts, type ScenarioResult, scenarioResult } from './stats.ts';
+import {
+  busyNote,
+  type Measurement,
+  type Round,
+  type ScenarioFacts,
+  type ScenarioResult,
+  scenarioResult,
+} from './stats.ts';
 
 export class BenchError extends Error {}
 
@@ -59,6 +66,8 @@ export interface ServerSpec {
 export interface RunningServer {
   url: string;
   rssMiB(): number | null;
+  /** CPU time the server's process has used, in seconds; null where /proc cannot tell. */
+  cpuSeconds(): number | null;
   stop(): Promise<void>;
 }
 
@@ -105,6 +114,16 @@ export async function startProcess(spec: ServerSpec): Promise<RunningServer> {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
         return Number.isFinite(kib) ? kib / 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    cpuSeconds() {
+      try {
+        // utime and stime, the 14th and 15th fields, in clock ticks (100 a second on Linux).
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+        const ticks = Number(fields[11]) + Number(fields[12]);
+        return Number.isFinite(ticks) ? ticks / 100 : null;
       } catch {
         return null;
       }
@@ -170,19 +189,29 @@ export interface Side {
   request: Omit<LoadSpec, 'url' | 'connections' | 'durationSeconds' | 'overallRate'>;
 }
 
-/** One side of one round: warm up, measure throughput at saturation, then latency at the offered rate. */
-async function measure(side: Side, timing: Timing, offeredRate: number | null): Promise<Measurement> {
+/** One side of one round: warm up, measure throughput at saturation, then latency at the offered rate. `busy` is
+ * the share of one core the server used while saturated (null where /proc cannot tell). */
+async function measure(
+  side: Side,
+  timing: Timing,
+  offeredRate: number | null,
+): Promise<{ measurement: Measurement; busy: number | null }> {
   const base = { ...side.request, url: side.server.url, connections: timing.connections };
   await load({ ...base, durationSeconds: timing.warmupSeconds });
+  const cpuBefore = side.server.cpuSeconds();
   const saturated = await load({ ...base, durationSeconds: timing.measureSeconds });
+  const cpuAfter = side.server.cpuSeconds();
   const rate = Math.max(1, Math.round(offeredRate ?? saturated.throughput / 2));
   const paced = await load({ ...base, durationSeconds: timing.measureSeconds, overallRate: rate });
   return {
-    throughput: saturated.throughput,
-    p50Ms: paced.p50Ms,
-    p99Ms: paced.p99Ms,
-    errors: saturated.errors + paced.errors,
-    non2xx: saturated.non2xx + paced.non2xx,
+    measurement: {
+      throughput: saturated.throughput,
+      p50Ms: paced.p50Ms,
+      p99Ms: paced.p99Ms,
+      errors: saturated.errors + paced.errors,
+      non2xx: saturated.non2xx + paced.non2xx,
+    },
+    busy: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / timing.measureSeconds,
   };
 }
 
@@ -195,10 +224,17 @@ export async function interleave(
   timing: Timing,
 ): Promise<ScenarioResult> {
   const rounds: Round[] = [];
+  const busy = { baseline: [] as number[], subject: [] as number[] };
   for (let round = 0; round < timing.rounds; round++) {
-    const baselineResult = await measure(baseline, timing, null);
-    const subjectResult = await measure(subject, timing, baselineResult.throughput / 2);
-    rounds.push({ baseline: baselineResult, subject: subjectResult });
+    const baselineSide = await measure(baseline, timing, null);
+    const subjectSide = await measure(subject, timing, baselineSide.measurement.throughput / 2);
+    rounds.push({ baseline: baselineSide.measurement, subject: subjectSide.measurement });
+    if (baselineSide.busy !== null) busy.baseline.push(baselineSide.busy);
+    if (subjectSide.busy !== null) busy.subject.push(subjectSide.busy);
   }
-  return scenarioResult({ ...facts, subjectRssMiB: subject.server.rssMiB() }, rounds);
+  const note = busyNote(busy.baseline, busy.subject);
+  return scenarioResult(
+    { ...facts, subjectRssMiB: subject.server.rssMiB(), notes: note ? [...facts.notes, note] : facts.notes },
+    rounds,
+  );
 }

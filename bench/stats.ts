@@ -72,6 +72,20 @@ export function roundRatio(rounds: Round[]): number {
   );
 }
 
+/** Below this share of its core, a server at "saturation" was waiting for the load generator, not working. */
+const saturatedBusy = 0.9;
+
+/** How busy each side's server was at saturation; a baseline below `saturatedBusy` makes the ratio flatter Portico. */
+export function busyNote(baseline: number[], subject: number[]): string | null {
+  if (baseline.length === 0 || subject.length === 0) return null;
+  const [b, s] = [median(baseline), median(subject)];
+  const percent = (share: number) => `${Math.round(share * 100)} %`;
+  const note = `server core busy at saturation: baseline ${percent(b)}, Portico ${percent(s)}`;
+  return b < saturatedBusy
+    ? `${note}: the load generator, not the baseline, set the baseline's pace, so the ratio flatters Portico`
+    : note;
+}
+
 export interface ScenarioFacts {
   name: string;
   goal: string;

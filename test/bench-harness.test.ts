@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { BenchError, freePort, startProcess } from '../bench/harness.ts';
 import {
   type BenchReport,
+  busyNote,
   formatTable,
   type Measurement,
   median,
@@ -87,6 +88,17 @@ test('a run with errors or unexpected statuses is failed, not fast', () => {
     scenarios: [result],
   };
   assert.match(formatTable(report), /FAILED \(errors\)/);
+});
+
+test('a baseline whose server was not saturated is named, since the ratio then flatters Portico', () => {
+  assert.equal(busyNote([], [0.99]), null, 'no reading, no claim');
+  assert.equal(
+    busyNote([0.97, 0.99, 0.98], [1, 0.99, 1]),
+    'server core busy at saturation: baseline 98 %, Portico 100 %',
+  );
+  const capped = busyNote([0.84, 0.85, 0.83], [0.99, 0.98, 1]) ?? '';
+  assert.match(capped, /baseline 84 %, Portico 99 %/);
+  assert.match(capped, /the load generator, not the baseline, set the baseline's pace/);
 });
 
 test('a scenario result has the fields the results file promises', () => {
