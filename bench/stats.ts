@@ -72,17 +72,18 @@ export function roundRatio(rounds: Round[]): number {
   );
 }
 
-/** Below this share of its core, a server at "saturation" was waiting for the load generator, not working. */
+/** Below this share of its core, a server at "saturation" was waiting (for the load generator, a database, the disk). */
 const saturatedBusy = 0.9;
 
-/** How busy each side's server was at saturation; a baseline below `saturatedBusy` makes the ratio flatter Portico. */
+/** How busy each side's server was at saturation; a baseline below `saturatedBusy` was not held back by its own work. */
 export function busyNote(baseline: number[], subject: number[]): string | null {
   if (baseline.length === 0 || subject.length === 0) return null;
   const [b, s] = [median(baseline), median(subject)];
   const percent = (share: number) => `${Math.round(share * 100)} %`;
   const note = `server core busy at saturation: baseline ${percent(b)}, Portico ${percent(s)}`;
   return b < saturatedBusy
-    ? `${note}: the load generator, not the baseline, set the baseline's pace, so the ratio flatters Portico`
+    ? `${note}: below ${Math.round(saturatedBusy * 100)} % the baseline waited on something besides its own work ` +
+        '(the load generator, a database, the disk), so the ratio compares more than the two servers'
     : note;
 }
 
