@@ -230,12 +230,14 @@ export async function createDeliveries(
 ): Promise<WebhookDeliveryRecord[]> {
   if (endpoints.length === 0) return [];
   const at = now.toISOString();
+  // Every endpoint is sent the same bytes.
+  const payload = JSON.stringify(event);
   const rows: DeliveryRow[] = endpoints.map((endpoint) => ({
     id: newId('whd', now.getTime()),
     endpoint_id: endpoint.id,
     event_id: event.id,
     event_type: event.type,
-    payload: JSON.stringify(event),
+    payload,
     status: 'pending',
     attempts: 0,
     next_attempt_at: at,
