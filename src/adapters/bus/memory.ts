@@ -32,6 +32,14 @@ interface ConsumerQueue {
 
 const retryDelayMs = 50;
 
+/**
+ * Events a consumer handles before it lets the event loop turn. A handler that only touches SQLite never waits on
+ * I/O (its calls return at once), so without a turn a burst of a thousand events kept the process from answering
+ * HTTP for over a second (bench/README.md, webhook-fanout).
+ */
+export const eventsPerTurn = 64;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): EventBus {
   const consumers = new Map<string, ConsumerQueue>();
   const log: Held[] = [];
@@ -42,7 +50,8 @@ export function memoryBus({ logLimit = 10_000 }: { logLimit?: number } = {}): Ev
   function drain(queue: ConsumerQueue): void {
     if (queue.draining || queue.active.length === 0) return;
     queue.draining = (async () => {
-      while (queue.active.length > 0 && queue.waiting.length > 0) {
+      for (let handled = 1; queue.active.length > 0 && queue.waiting.length > 0; handled++) {
+        if (handled % eventsPerTurn === 0) await nextTurn();
         const { handler, maxAttempts } = queue.active[queue.turn++ % queue.active.length] as ConsumerQueue['active'][0];
         const event = queue.waiting[0] as Held;
         const attempt = (queue.attempts.get(event.id) ?? 0) + 1;
