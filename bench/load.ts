@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 export interface LoadSpec {
   url: string;
   method: 'GET' | 'POST';
-  /** Paths to spread the load over (random ids over the seeded set), walked in a shuffled order. */
+  /** Paths to spread the load over (ids of seeded rows), each connection walking them in one shuffled order. */
   paths: string[];
   headers: Record<string, string>;
   /** The body of every request, for scenarios that create. */
