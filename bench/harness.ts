@@ -3,6 +3,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { LoadSpec } from './load.ts';
 import {
   busyNote,
@@ -71,8 +72,19 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+let profileDir: string | null = null;
+
+/** `--profile DIR`: every server started from now on runs under `node --cpu-prof`, its profiles written into
+ * DIR/<label>/ when it stops (bench/README.md, Profiling). */
+export function profileInto(dir: string): void {
+  profileDir = dir;
+}
+
+const profileFlags = (label: string): string[] =>
+  profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, label.replace(/[^\w.-]/g, '_'))}`];
+
 export async function startProcess(spec: ServerSpec): Promise<RunningServer> {
-  const [command, args] = pinned(0, process.execPath, [spec.script, ...spec.args]);
+  const [command, args] = pinned(0, process.execPath, [...profileFlags(spec.label), spec.script, ...spec.args]);
   const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? '',

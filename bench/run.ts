@@ -2,8 +2,9 @@
 // dated copy. Any mistake in the call or a missing service is one clear line and a non-zero exit.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { BenchError, fullTiming, quickTiming } from './harness.ts';
+import { BenchError, fullTiming, profileInto, quickTiming } from './harness.ts';
 import { scenarios } from './scenarios.ts';
 import { type BenchReport, formatTable } from './stats.ts';
 
@@ -13,10 +14,17 @@ function fail(message: string, code = 1): never {
 }
 
 const args = process.argv.slice(2);
+const profileAt = args.indexOf('--profile');
+if (profileAt !== -1) {
+  const dir = args[profileAt + 1];
+  if (dir === undefined || dir.startsWith('--')) fail('--profile needs a directory to write the profiles into', 2);
+  profileInto(resolve(dir));
+  args.splice(profileAt, 2);
+}
 const quick = args.includes('--quick');
 const names = args.filter((arg) => !arg.startsWith('--'));
 const unknownOption = args.find((arg) => arg.startsWith('--') && arg !== '--quick');
-if (unknownOption) fail(`unknown option '${unknownOption}'; the one option is --quick`, 2);
+if (unknownOption) fail(`unknown option '${unknownOption}'; the options are --quick and --profile DIR`, 2);
 const known = scenarios.map((scenario) => scenario.name);
 const unknown = names.filter((name) => !known.includes(name));
 if (unknown.length > 0) fail(`unknown scenario '${unknown.join("', '")}'; known: ${known.join(', ')}`, 2);

@@ -130,6 +130,14 @@ test('an unknown option is one clear line and exit 2', () => {
   assert.match(result.stderr, /unknown option '--fast'/);
 });
 
+test('--profile without a directory is one clear line and exit 2', () => {
+  for (const args of [['--profile'], ['--profile', '--quick']]) {
+    const result = runBench(args);
+    assert.equal(result.status, 2);
+    assert.equal(result.stderr.trim(), 'bench: --profile needs a directory to write the profiles into');
+  }
+});
+
 test('a scenario that needs PostgreSQL without TEST_DATABASE_URL is one clear line and a non-zero exit', () => {
   const result = runBench(['product-postgres']);
   assert.equal(result.status, 1);
