@@ -77,6 +77,8 @@ interface HandOver {
 }
 
 interface FanoutSide {
+  /** Names the side when a phase goes wrong. */
+  label: string;
   handOver(events: BenchEvent[]): HandOver;
 }
 
@@ -91,6 +93,7 @@ function outboxSide(file: string): FanoutSide & { close(): void } {
      values (?, ?, 'order', ?, 'v1', ?, ?, null)`,
   );
   return {
+    label: 'portico',
     handOver(events) {
       db.exec('begin immediate');
       try {
@@ -109,6 +112,7 @@ function outboxSide(file: string): FanoutSide & { close(): void } {
 /** The script: the events are POSTed to it; it answers once it has sent them all. */
 function senderSide(sender: RunningServer): FanoutSide {
   return {
+    label: 'the script',
     handOver(events) {
       const body = JSON.stringify(events.map(({ id, body }) => ({ id, body })));
       const at = now();
@@ -189,6 +193,13 @@ async function phase(
   });
   const strays = receipts.ids.length - latenciesMs.length;
   const missing = Math.max(0, expected - latenciesMs.length - receipts.refused);
+  if (missing + receipts.duplicates + strays + receipts.refused > 0) {
+    // The table says only that the run failed; this says how.
+    process.stderr.write(
+      `bench: webhook-fanout, ${side.label}: of ${expected} deliveries ${missing} missing, ${receipts.duplicates} ` +
+        `received twice, ${strays} stray, ${receipts.refused} refused\n`,
+    );
+  }
   return {
     delivered: latenciesMs.length,
     elapsedMs: lastAt - Math.min(...handedAt.values()),

@@ -703,7 +703,7 @@ for (const kind of storageKinds()) {
       // The bus delivers at least once: the same event fanned out again makes no second delivery.
       const again = enqueueDeliveries(server.storage, clock, usersService(server.storage, clock));
       const event = domainEvent('product.created', { type: 'product', id: 'prd_x' }, {}, clock());
-      const [made] = await again({ ...event, id: first.eventId });
+      const [made] = await again([{ ...event, id: first.eventId }]);
       assert.equal(made, undefined);
       const work = worker();
       await work.drain();
@@ -815,6 +815,38 @@ for (const kind of storageKinds()) {
       );
     });
 
+    test('events fanned out together each go to the endpoints that want them and may see them, once', async () => {
+      const [owner, other] = [await customer(), await customer()];
+      const catalog = await newEndpoint(['product.*']);
+      const own = await newEndpoint(['order.*'], owner.headers);
+      const enqueue = enqueueDeliveries(server.storage, clock, usersService(server.storage, clock));
+      const at = clock();
+      const order = (customerId: string) =>
+        domainEvent('order.created', { type: 'order', id: `ord_${customerId}` }, { customerId }, at);
+      const batch = [
+        domainEvent('product.created', { type: 'product', id: 'prd_a' }, {}, at),
+        order(other.id),
+        order(owner.id),
+        domainEvent('post.created', { type: 'post', id: 'pst_a' }, { authorId: owner.id }, at),
+        domainEvent('product.deleted', { type: 'product', id: 'prd_a' }, {}, at),
+      ];
+      const made = await enqueue(batch);
+      const eventsOf = (endpointId: string) =>
+        made.filter((delivery) => delivery.endpointId === endpointId).map((delivery) => delivery.eventId);
+      assert.deepEqual(eventsOf(catalog.id), [batch[0]?.id, batch[4]?.id]);
+      assert.deepEqual(eventsOf(own.id), [batch[2]?.id]);
+      assert.equal(made.length, 3);
+      const stored = (await deliveries(own.id, owner.headers)).filter((delivery) =>
+        batch.some((event) => event.id === delivery.eventId),
+      );
+      assert.deepEqual(
+        stored.map((delivery) => delivery.eventId),
+        [batch[2]?.id],
+      );
+      // The bus delivers at least once: the same batch again makes no delivery.
+      assert.deepEqual(await enqueue(batch), []);
+    });
+
     test("a customer cannot see or act on another customer's delivery log: 404, and nothing is sent", async () => {
       const [owner, stranger] = [(await customer()).headers, (await customer()).headers];
       const endpoint = await newEndpoint(['product.*'], owner);
@@ -921,7 +953,7 @@ if (storageKinds().includes('postgres')) {
       });
       const enqueue = enqueueDeliveries(server.storage, clock, usersService(server.storage, clock));
       for (let i = 0; i < 40; i++) {
-        await enqueue(domainEvent('product.created', { type: 'product', id: `prd_${i}` }, { i }, clock()));
+        await enqueue([domainEvent('product.created', { type: 'product', id: `prd_${i}` }, { i }, clock())]);
       }
       const make = (storage: Storage) =>
         webhookWorker({

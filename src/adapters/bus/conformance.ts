@@ -1,4 +1,4 @@
-// The behaviour every event bus adapter must show (port.ts, rules 1–6); each adapter's test file runs this suite.
+// The behaviour every event bus adapter must show (port.ts, rules 1–7); each adapter's test file runs this suite.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
@@ -181,6 +181,75 @@ export function busConformance(name: string, factory: BusFactory): void {
       });
       await eventually('the event published while away', () => seen.length === 2);
       assert.deepEqual(seen, [before.id, meanwhile.id]);
+    }));
+
+  test(`${name}: a batch consumer gets the events that waited for it together, in order, at most maxBatch at once`, () =>
+    withBus(async (bus, consumer) => {
+      const batches: string[][] = [];
+      const away = await bus.subscribeBatch(consumer('batches'), 'order.*', async () => {}, { maxBatch: 3 });
+      await away.close();
+      const sent = [1, 2, 3, 4, 5, 6, 7].map((n) => event('order.paid', n));
+      for (const e of sent) await bus.publish(e);
+      await bus.subscribeBatch(
+        consumer('batches'),
+        'order.*',
+        async (events) => {
+          batches.push(events.map((e) => e.id));
+          // A slow handler: what arrives meanwhile waits for the next batch.
+          await delay(50);
+        },
+        { maxBatch: 3 },
+      );
+      await eventually('every event', () => batches.flat().length >= sent.length);
+      await delay(100);
+      assert.deepEqual(
+        batches.flat(),
+        sent.map((e) => e.id),
+      );
+      assert.ok(
+        batches.every((batch) => batch.length >= 1 && batch.length <= 3),
+        `batches of ${batches.map((b) => b.length)}`,
+      );
+      assert.ok(
+        batches.some((batch) => batch.length > 1),
+        `batches of ${batches.map((b) => b.length)}`,
+      );
+    }));
+
+  test(`${name}: a batch its handler fails on is handed over one event at a time: only the bad event is dead-lettered`, () =>
+    withBus(async (bus, consumer) => {
+      const poison = event('order.paid', 2);
+      const sent = [event('order.paid', 1), poison, event('order.paid', 3)];
+      const handled: string[] = [];
+      let poisonAlone = 0;
+      const options = { maxBatch: 10, maxAttempts: 3 };
+      const away = await bus.subscribeBatch(consumer('strict-batch'), 'order.*', async () => {}, options);
+      await away.close();
+      for (const e of sent) await bus.publish(e);
+      await bus.subscribeBatch(
+        consumer('strict-batch'),
+        'order.*',
+        async (events) => {
+          if (events.some((e) => e.id === poison.id)) {
+            if (events.length === 1) poisonAlone++;
+            throw new Error('cannot handle this one');
+          }
+          handled.push(...events.map((e) => e.id));
+        },
+        options,
+      );
+      const dead: DomainEvent[] = [];
+      for (let i = 0; i < 100 && dead.length === 0; i++) {
+        dead.push(...(await bus.takeDeadLetters(consumer('strict-batch'))));
+        if (dead.length === 0) await delay(50);
+      }
+      await delay(100);
+      assert.deepEqual(
+        dead.map((e) => e.id),
+        [poison.id],
+      );
+      assert.equal(poisonAlone, 3);
+      assert.deepEqual(handled, [sent[0]?.id, sent[2]?.id]);
     }));
 
   test(`${name}: the log replays every event from any offset, then follows new ones`, () =>

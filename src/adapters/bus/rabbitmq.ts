@@ -1,6 +1,6 @@
 // The RabbitMQ event bus, for several processes: a topic exchange keyed by event type, publisher confirms, a
 // durable quorum queue per consumer with manual acknowledgements and a dead-letter queue, and a stream queue bound
-// to every event as the replayable log (port.ts, rules 1–6).
+// to every event as the replayable log (port.ts, rules 1–7).
 //
 // 1. Names: exchange `<prefix>.events` (topic); per consumer `<prefix>.consumer.<name>` (quorum) and
 //    `<prefix>.consumer.<name>.dead`, fed by exchange `<prefix>.dead` (direct, keyed by consumer name); the log is
@@ -13,10 +13,10 @@
 //    the broker is unreachable starts once it can be reached.
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import {
+  type BatchHandler,
   type DomainEvent,
   defaultMaxAttempts,
   type EventBus,
-  type EventHandler,
   type LogEntry,
   type Subscription,
 } from './port.ts';
@@ -144,12 +144,16 @@ export async function rabbitMqBus({
 
   const attachedTo = new WeakMap<Attachment, ChannelModel>();
 
-  /** A channel consuming one queue, whose messages `handle` sees one at a time, in delivery order. */
+  /**
+   * A channel consuming one queue, whose messages `handle` sees in delivery order and one call at a time: at most
+   * `maxBatch` at once, those that arrived while it was busy (rule 7).
+   */
   function sequentialConsumer(
     queue: string,
     consumeArguments: Record<string, unknown>,
     setup: (channel: Channel) => Promise<void>,
-    handle: (channel: Channel, message: ConsumeMessage) => Promise<void>,
+    handle: (channel: Channel, messages: ConsumeMessage[]) => Promise<void>,
+    maxBatch = 1,
   ): Attachment & { detach(): Promise<void> } {
     let current: { channel: Channel; tag: string } | null = null;
     let chain = Promise.resolve();
@@ -158,13 +162,23 @@ export async function rabbitMqBus({
         attachedTo.set(self, connection);
         const channel = await connection.createChannel();
         channel.on('error', () => {});
-        await channel.prefetch(prefetch);
+        await channel.prefetch(Math.max(prefetch, maxBatch));
         await setup(channel);
+        const waiting: ConsumeMessage[] = [];
+        let pumping = false;
+        const pump = async () => {
+          while (waiting.length > 0) await handle(channel, waiting.splice(0, maxBatch)).catch(() => {});
+          pumping = false;
+        };
         const { consumerTag } = await channel.consume(
           queue,
           (message) => {
             if (!message) return;
-            chain = chain.then(() => handle(channel, message)).catch(() => {});
+            waiting.push(message);
+            if (pumping) return;
+            pumping = true;
+            // Started after the messages of the same frame have arrived, so that a first batch is not of one.
+            chain = chain.then(pump);
           },
           { noAck: false, arguments: consumeArguments },
         );
@@ -180,6 +194,51 @@ export async function rabbitMqBus({
       },
     };
     return self;
+  }
+
+  /** Runs `handler` on a consumer's messages: a batch together, and each alone (rule 4) if the batch fails. */
+  function consumerHandler(handler: BatchHandler, maxAttempts: number) {
+    const alone = async (channel: Channel, message: ConsumeMessage) => {
+      try {
+        await handler([decode(message)]);
+        channel.ack(message);
+      } catch {
+        const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
+        // Rule 2: rejected without requeue, the message goes to the dead-letter exchange.
+        channel.nack(message, false, deliveries < maxAttempts);
+      }
+    };
+    return async (channel: Channel, messages: ConsumeMessage[]) => {
+      if (messages.length > 1) {
+        try {
+          await handler(messages.map(decode));
+          for (const message of messages) channel.ack(message);
+          return;
+        } catch {
+          // Rule 7: each again, alone.
+        }
+      }
+      for (const message of messages) await alone(channel, message);
+    };
+  }
+
+  function consume(
+    consumer: string,
+    patterns: string | readonly string[],
+    handler: BatchHandler,
+    maxAttempts: number,
+    maxBatch: number,
+  ): Promise<Subscription> {
+    const list = typeof patterns === 'string' ? [patterns] : [...patterns];
+    return attach(
+      sequentialConsumer(
+        queueOf(consumer),
+        {},
+        (channel) => declareConsumer(channel, consumer, list, maxAttempts),
+        consumerHandler(handler, maxAttempts),
+        maxBatch,
+      ),
+    );
   }
 
   async function declareConsumer(channel: Channel, consumer: string, patterns: readonly string[], maxAttempts: number) {
@@ -228,26 +287,11 @@ export async function rabbitMqBus({
       });
     },
 
-    async subscribe(consumer, patterns, handler: EventHandler, { maxAttempts = defaultMaxAttempts } = {}) {
-      const list = typeof patterns === 'string' ? [patterns] : [...patterns];
-      return attach(
-        sequentialConsumer(
-          queueOf(consumer),
-          {},
-          (channel) => declareConsumer(channel, consumer, list, maxAttempts),
-          async (channel, message) => {
-            try {
-              await handler(decode(message));
-              channel.ack(message);
-            } catch {
-              const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
-              // Rule 2: rejected without requeue, the message goes to the dead-letter exchange.
-              channel.nack(message, false, deliveries < maxAttempts);
-            }
-          },
-        ),
-      );
-    },
+    subscribe: (consumer, patterns, handler, { maxAttempts = defaultMaxAttempts } = {}) =>
+      consume(consumer, patterns, (events) => handler(events[0] as DomainEvent), maxAttempts, 1),
+
+    subscribeBatch: (consumer, patterns, handler, { maxAttempts = defaultMaxAttempts, maxBatch }) =>
+      consume(consumer, patterns, handler, maxAttempts, Math.max(1, maxBatch)),
 
     async takeDeadLetters(consumer, max = 100) {
       const { connection } = await connect();
@@ -278,7 +322,8 @@ export async function rabbitMqBus({
           // After a reconnection the reader resumes where it stopped rather than where it began.
           { 'x-stream-offset': offset },
           async () => {},
-          async (channel, message) => {
+          async (channel, [message]) => {
+            if (!message) return;
             const at = Number(message.properties.headers?.['x-stream-offset']);
             if (at < next) return channel.ack(message);
             for (;;) {

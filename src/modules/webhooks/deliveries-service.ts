@@ -101,7 +101,11 @@ export function deliveriesService(storage: Storage, clock: Clock, owners: Endpoi
         wanted.map((event) => event.id),
         now,
       );
-      for (const event of wanted) await createDeliveries(db, webhookEvent(event), [endpoint], now);
+      await createDeliveries(
+        db,
+        wanted.map((event) => ({ event: webhookEvent(event), endpoints: [endpoint] })),
+        now,
+      );
       return wanted.length;
     },
 
@@ -110,18 +114,22 @@ export function deliveriesService(storage: Storage, clock: Clock, owners: Endpoi
       const now = clock();
       const [made] = await createDeliveries(
         db,
-        {
-          id: newId('evt', now.getTime()),
-          type: testEventType,
-          createdAt: now.toISOString(),
-          apiVersion: currentApiVersion,
-          data: {
-            endpointId: endpoint.id,
-            ownerId: endpoint.ownerId,
-            message: 'A test event: your endpoint receives and verifies deliveries.',
+        [
+          {
+            event: {
+              id: newId('evt', now.getTime()),
+              type: testEventType,
+              createdAt: now.toISOString(),
+              apiVersion: currentApiVersion,
+              data: {
+                endpointId: endpoint.id,
+                ownerId: endpoint.ownerId,
+                message: 'A test event: your endpoint receives and verifies deliveries.',
+              },
+            },
+            endpoints: [endpoint],
           },
-        },
-        [endpoint],
+        ],
         now,
       );
       if (!made) throw new ApiError('INTERNAL_ERROR', 'internal error');

@@ -1,6 +1,6 @@
 // Fan-out: one pending delivery of an event to every enabled endpoint subscribed to its type whose owner may see it
-// (audience.ts). A bus consumer calls it for each event; the deliveries are unique per endpoint and event, so an event
-// the bus delivers twice is fanned out once.
+// (audience.ts). A batch consumer of the bus calls it with the events waiting for it; the deliveries are unique per
+// endpoint and event, so an event the bus delivers twice is fanned out once.
 //
 // The enabled endpoints are read once for many events rather than for each, one list per storage in the process:
 //   1. An event is fanned out against a list whose read began after the event was created, so every endpoint change
@@ -29,7 +29,8 @@ export const webhookEvent = (event: DomainEvent): WebhookEvent => ({
   data: event.data,
 });
 
-export type EnqueueDeliveries = (event: DomainEvent) => Promise<WebhookDeliveryRecord[]>;
+/** Fans out the events of one bus batch together: their deliveries are written in one go (repository.ts). */
+export type EnqueueDeliveries = (events: readonly DomainEvent[]) => Promise<WebhookDeliveryRecord[]>;
 
 /** The users behind endpoints, to learn who may be sent what. */
 export type EndpointOwners = Pick<UsersService, 'getMany'>;
@@ -47,9 +48,14 @@ export function endpointsChanged(storage: Storage): void {
   kept.delete(storage);
 }
 
-function enabledEndpointsFor(storage: Storage, clock: Clock, event: DomainEvent): Promise<WebhookEndpointRecord[]> {
+function enabledEndpointsFor(
+  storage: Storage,
+  clock: Clock,
+  events: readonly DomainEvent[],
+): Promise<WebhookEndpointRecord[]> {
   const list = kept.get(storage);
-  if (list && list.readAt > Date.parse(event.createdAt)) return list.endpoints; // rule 1
+  const latest = Math.max(...events.map((event) => Date.parse(event.createdAt)));
+  if (list && list.readAt > latest) return list.endpoints; // rule 1
   const read: KeptList = { endpoints: enabledEndpoints(storage.db), readAt: clock().getTime() };
   kept.set(storage, read);
   read.endpoints.catch(() => {
@@ -59,19 +65,25 @@ function enabledEndpointsFor(storage: Storage, clock: Clock, event: DomainEvent)
 }
 
 export function enqueueDeliveries(storage: Storage, clock: Clock, owners: EndpointOwners): EnqueueDeliveries {
-  return async (event) => {
-    const subscribed = (await enabledEndpointsFor(storage, clock, event)).filter((endpoint) =>
-      matchesAny(endpoint.events, event.type),
-    );
-    if (subscribed.length === 0) return [];
+  return async (events) => {
+    if (events.length === 0) return [];
+    const endpoints = await enabledEndpointsFor(storage, clock, events);
+    const subscribed = events.map((event) => ({
+      event,
+      endpoints: endpoints.filter((endpoint) => matchesAny(endpoint.events, event.type)),
+    }));
+    const ownerIds = new Set(subscribed.flatMap((wanted) => wanted.endpoints.map((endpoint) => endpoint.ownerId)));
+    if (ownerIds.size === 0) return [];
     try {
-      const users = await owners.getMany([...new Set(subscribed.map((endpoint) => endpoint.ownerId))]);
-      const byId = new Map(users.map((user) => [user.id, user]));
-      const allowed = subscribed.filter((endpoint) => {
-        const owner = byId.get(endpoint.ownerId);
-        return owner !== undefined && mayReceive(owner, event);
-      });
-      return await createDeliveries(storage.db, webhookEvent(event), allowed, clock());
+      const byId = new Map((await owners.getMany([...ownerIds])).map((user) => [user.id, user]));
+      const allowed = subscribed.map(({ event, endpoints }) => ({
+        event: webhookEvent(event),
+        endpoints: endpoints.filter((endpoint) => {
+          const owner = byId.get(endpoint.ownerId);
+          return owner !== undefined && mayReceive(owner, event);
+        }),
+      }));
+      return await createDeliveries(storage.db, allowed, clock());
     } catch (error) {
       endpointsChanged(storage); // rule 3
       throw error;
