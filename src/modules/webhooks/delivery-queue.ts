@@ -11,9 +11,11 @@
 //   5. Attempts recorded in one batch commit together, and each has the consequences it would have had recorded
 //      alone after those before it in the batch; a batch that fails leaves no attempt of it recorded.
 import { type Kysely, sql } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb, Storage } from '../../storage/database.ts';
 import { appendEvent, type DomainEvent, domainEvent, type OutboxTable } from '../../storage/outbox.ts';
 import type { WebhooksTables } from './repository.ts';
+import type { DeliveryStatus } from './schema.ts';
 
 const tables = (db: AnyDb): Kysely<WebhooksTables> => db.withTables<WebhooksTables>();
 
@@ -185,22 +187,31 @@ export async function recordAttempts(storage: Storage, results: readonly Attempt
   });
 }
 
+// Every attempt runs it: compiled once, not built again per delivery.
+const setDeliveryState = compiledOnce(
+  (
+    db,
+    state: { status: DeliveryStatus; attempts: number; next_attempt_at: string | null; last_attempt_at: string },
+    id: string,
+  ) => tables(db).updateTable('webhook_deliveries').set(state).where('id', '=', id),
+);
+
 /** One attempt's delivery state, its endpoint's, and the owner's notifications, inside the batch's transaction. */
 async function recordConsequences(trx: AnyDb, result: AttemptResult, cleared: Set<string>): Promise<void> {
   const { delivery, attempt } = result;
   const db = tables(trx);
   const at = attempt.attemptedAt.toISOString();
   const aggregate = { type: 'webhook_endpoint', id: delivery.endpointId };
-  await db
-    .updateTable('webhook_deliveries')
-    .set({
+  await setDeliveryState(
+    trx,
+    {
       status: result.outcome === 'retry' ? 'pending' : result.outcome,
       attempts: delivery.attempts + 1,
       next_attempt_at: result.retryAt?.toISOString() ?? null,
       last_attempt_at: at,
-    })
-    .where('id', '=', delivery.id)
-    .execute();
+    },
+    delivery.id,
+  );
   const endpoint = db.updateTable('webhook_endpoints').where('id', '=', delivery.endpointId);
   let disable: 'gone' | 'failing' | null = result.gone ? 'gone' : null;
   if (result.outcome === 'succeeded') {

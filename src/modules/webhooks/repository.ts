@@ -3,6 +3,7 @@
 import type { Generated, Kysely, Selectable } from 'kysely';
 import { newId } from '../../kernel/ids.ts';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
 import { matchesAny } from '../events/index.ts';
@@ -134,8 +135,13 @@ export async function insertEndpoint(
     .execute();
 }
 
+// The worker reads the endpoint before every attempt: compiled once, not built again per delivery.
+const endpointById = compiledOnce((db, id: string) =>
+  tables(db).selectFrom('webhook_endpoints').selectAll().where('id', '=', id),
+);
+
 export async function findEndpoint(db: AnyDb, id: string): Promise<WebhookEndpointRecord | null> {
-  const row = await tables(db).selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = await endpointById(db, id);
   return row ? toEndpoint(row) : null;
 }
 
