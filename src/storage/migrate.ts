@@ -14,6 +14,7 @@ import * as apiVersions from './migrations/0008-api-versions.ts';
 import * as eventsWebhooks from './migrations/0009-events-webhooks.ts';
 import * as eventInbox from './migrations/0010-event-inbox.ts';
 import * as webhookClaimIndex from './migrations/0011-webhook-claim-index.ts';
+import * as webhookPendingIndex from './migrations/0012-webhook-pending-index.ts';
 
 /** Listed here rather than read from a folder, so the set is the same in every process and bundle. */
 const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '0009-events-webhooks': eventsWebhooks,
   '0010-event-inbox': eventInbox,
   '0011-webhook-claim-index': webhookClaimIndex,
+  '0012-webhook-pending-index': webhookPendingIndex,
 };
 
 /** Every migration, in the order they apply. */

@@ -19,6 +19,10 @@ import type { DeliveryStatus } from './schema.ts';
 
 const tables = (db: AnyDb): Kysely<WebhooksTables> => db.withTables<WebhooksTables>();
 
+/** As written, not bound: the planner uses the partial index webhook_deliveries_pending only for a query that names
+ * its condition (migration 0012). */
+const pending = sql.lit<DeliveryStatus>('pending');
+
 /** A claimed delivery: what a worker needs to send it. `payload` is the exact body every attempt sends. */
 export interface ClaimedDelivery {
   id: string;
@@ -42,18 +46,28 @@ export interface ClaimOptions {
 export async function claimDue(storage: Storage, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const now = options.now.toISOString();
   const leaseUntil = new Date(options.now.getTime() + options.leaseMs).toISOString();
-  // Most polls find nothing: one plain read spares them a transaction.
+  // Most polls find nothing: one plain read spares them a transaction. It asks each enabled endpoint for a due
+  // delivery (an index range of webhook_deliveries_pending each), so deliveries waiting on a disabled endpoint or
+  // scheduled for later are never scanned.
   const anyDue = await tables(storage.db)
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
+    .selectFrom('webhook_endpoints as endpoint')
+    .select('endpoint.id')
+    .where('endpoint.enabled', '=', 1)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('webhook_deliveries as due')
+          .select('due.id')
+          .where('due.status', '=', pending)
+          .whereRef('due.endpoint_id', '=', 'endpoint.id')
+          .where('due.next_attempt_at', '<=', now),
+      ),
+    )
     .limit(1)
     .executeTakeFirst();
   if (!anyDue) return [];
   return storage.db.transaction().execute(async (trx) => {
     const db = tables(trx);
-    // Each read below is a range of the index webhook_deliveries_claim (status, endpoint_id, next_attempt_at, id),
+    // Each read below is a range of the partial index webhook_deliveries_pending (endpoint_id, next_attempt_at, id),
     // so a claim costs the endpoints and the deliveries it looks at, not the backlog behind them.
     let firsts = db
       .selectFrom('webhook_endpoints as endpoint')
@@ -62,7 +76,7 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
         eb
           .selectFrom('webhook_deliveries as first')
           .select('first.id')
-          .where('first.status', '=', 'pending')
+          .where('first.status', '=', pending)
           .whereRef('first.endpoint_id', '=', 'endpoint.id')
           .where('first.next_attempt_at', '<=', now)
           .orderBy('first.next_attempt_at')
@@ -89,7 +103,7 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
       let rows = db
         .selectFrom('webhook_deliveries')
         .select('id')
-        .where('status', '=', 'pending')
+        .where('status', '=', pending)
         .where('endpoint_id', '=', endpoint.id)
         .where('next_attempt_at', '<=', now)
         .orderBy('next_attempt_at')
