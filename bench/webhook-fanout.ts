@@ -79,11 +79,13 @@ interface HandOver {
 interface FanoutSide {
   /** Names the side when a phase goes wrong. */
   label: string;
+  /** The CPU time of the process doing the side's work (RunningServer.cpuSeconds). */
+  cpuSeconds(): number | null;
   handOver(events: BenchEvent[]): HandOver;
 }
 
 /** Portico: the events are committed to its outbox in one transaction, straight into its database file. */
-function outboxSide(file: string): FanoutSide & { close(): void } {
+function outboxSide(file: string, portico: RunningServer): FanoutSide & { close(): void } {
   const db = new DatabaseSync(file);
   // Portico's own connection settings (src/storage/sqlite-dialect.ts): its relay and worker write to the same file.
   db.exec('pragma busy_timeout = 5000');
@@ -94,6 +96,7 @@ function outboxSide(file: string): FanoutSide & { close(): void } {
   );
   return {
     label: 'portico',
+    cpuSeconds: () => portico.cpuSeconds(),
     handOver(events) {
       db.exec('begin immediate');
       try {
@@ -113,6 +116,7 @@ function outboxSide(file: string): FanoutSide & { close(): void } {
 function senderSide(sender: RunningServer): FanoutSide {
   return {
     label: 'the script',
+    cpuSeconds: () => sender.cpuSeconds(),
     handOver(events) {
       const body = JSON.stringify(events.map(({ id, body }) => ({ id, body })));
       const at = now();
@@ -223,9 +227,13 @@ async function measure(
   sizes: Sizes,
   customerId: string,
   offered: number | null,
-): Promise<{ measurement: Measurement; offered: number }> {
+): Promise<{ measurement: Measurement; offered: number; cpuPerDeliveryUs: number | null }> {
   const warmup = await phase(side, receiver, async (give) => give(makeEvents(sizes.warmupEvents, customerId)));
+  const cpuBefore = side.cpuSeconds();
   const saturated = await phase(side, receiver, async (give) => give(makeEvents(sizes.events, customerId)));
+  const cpuAfter = side.cpuSeconds();
+  const cpuPerDeliveryUs =
+    cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1e6) / saturated.delivered;
   const throughput = saturated.delivered / (saturated.elapsedMs / 1000);
   const rate = offered ?? throughput / 2;
   const eventsPerSecond = rate / endpointCount;
@@ -250,7 +258,7 @@ async function measure(
     errors: warmup.errors + saturated.errors + paced.errors,
     non2xx: warmup.non2xx + saturated.non2xx + paced.non2xx,
   };
-  return { measurement, offered: rate };
+  return { measurement, offered: rate, cpuPerDeliveryUs };
 }
 
 /** Ten endpoints on the receiver, registered through the API by an admin; answers their signing secrets. */
@@ -319,17 +327,20 @@ export const webhookFanout: Scenario = {
       const endpoints = secrets.map((secret, n) => ({ url: `${receiverUrl}/hooks/${n}`, secret }));
       const sender = await startBaseline('webhook-sender.ts', { WEBHOOK_ENDPOINTS: JSON.stringify(endpoints) });
       servers.push(sender);
-      const outbox = outboxSide(database.url.slice('sqlite:'.length));
+      const outbox = outboxSide(database.url.slice('sqlite:'.length), subject);
       try {
         const script = senderSide(sender);
         await assertSameBodies(outbox, script, receiver, admin.id);
         const rounds: Round[] = [];
         const offered: number[] = [];
+        const cpu = { subject: [] as number[], baseline: [] as number[] };
         for (let round = 0; round < context.timing.rounds; round++) {
           const baseline = await measure(script, receiver, sizes, admin.id, null);
           const measured = await measure(outbox, receiver, sizes, admin.id, baseline.offered);
           rounds.push({ baseline: baseline.measurement, subject: measured.measurement });
           offered.push(baseline.offered);
+          if (baseline.cpuPerDeliveryUs !== null) cpu.baseline.push(baseline.cpuPerDeliveryUs);
+          if (measured.cpuPerDeliveryUs !== null) cpu.subject.push(measured.cpuPerDeliveryUs);
         }
         const deliveries = sizes.events * endpointCount;
         return scenarioResult(
@@ -353,6 +364,13 @@ export const webhookFanout: Scenario = {
                 `${median(rounds.map((r) => r.baseline.p50Ms))}/${median(rounds.map((r) => r.baseline.p99Ms))} ms`,
               'both sides keep connections per endpoint (keep-alive) and send 4 per endpoint at most; ' +
                 'the receiver verifies every signature with the standardwebhooks library',
+              ...(cpu.subject.length > 0 && cpu.baseline.length > 0
+                ? [
+                    `CPU per delivery while saturated (median of rounds, steadier than throughput on a busy ` +
+                      `machine): Portico ${median(cpu.subject).toFixed(0)} µs, the script ` +
+                      `${median(cpu.baseline).toFixed(0)} µs`,
+                  ]
+                : []),
             ],
           },
           rounds,
