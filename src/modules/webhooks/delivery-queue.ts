@@ -40,7 +40,15 @@ export interface ClaimOptions {
   limit: number;
   /** Endpoints this worker is already busy with. */
   skipEndpoints: readonly string[];
+  /** The caller knows deliveries were made or freed since its last claim: the probe for any due is skipped. */
+  expectDue?: boolean;
 }
+
+/** The order claims take deliveries in: next_attempt_at, then id (PostgreSQL hands timestamps back as dates). */
+const dueOrder = (a: { next_attempt_at: unknown; id: string }, b: { next_attempt_at: unknown; id: string }): number => {
+  const at = (value: unknown) => (value instanceof Date ? value.getTime() : Date.parse(String(value)));
+  return at(a.next_attempt_at) - at(b.next_attempt_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+};
 
 /** Claims due deliveries (rules 1 to 3). */
 export async function claimDue(storage: Storage, options: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -49,21 +57,23 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
   // Most polls find nothing: one plain read spares them a transaction. It asks each enabled endpoint for a due
   // delivery (an index range of webhook_deliveries_pending each), so deliveries waiting on a disabled endpoint or
   // scheduled for later are never scanned.
-  const anyDue = await tables(storage.db)
-    .selectFrom('webhook_endpoints as endpoint')
-    .select('endpoint.id')
-    .where('endpoint.enabled', '=', 1)
-    .where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('webhook_deliveries as due')
-          .select('due.id')
-          .where('due.status', '=', pending)
-          .whereRef('due.endpoint_id', '=', 'endpoint.id')
-          .where('due.next_attempt_at', '<=', now),
-      ),
-    )
-    .limit(1)
-    .executeTakeFirst();
+  const anyDue = options.expectDue
+    ? true
+    : await tables(storage.db)
+        .selectFrom('webhook_endpoints as endpoint')
+        .select('endpoint.id')
+        .where('endpoint.enabled', '=', 1)
+        .where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('webhook_deliveries as due')
+              .select('due.id')
+              .where('due.status', '=', pending)
+              .whereRef('due.endpoint_id', '=', 'endpoint.id')
+              .where('due.next_attempt_at', '<=', now),
+          ),
+        )
+        .limit(1)
+        .executeTakeFirst();
   if (!anyDue) return [];
   return storage.db.transaction().execute(async (trx) => {
     const db = tables(trx);
@@ -102,7 +112,7 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
     const oldest = endpoints.map((endpoint) => {
       let rows = db
         .selectFrom('webhook_deliveries')
-        .select('id')
+        .select(['id', 'endpoint_id', 'event_id', 'event_type', 'payload', 'attempts', 'next_attempt_at'])
         .where('status', '=', pending)
         .where('endpoint_id', '=', endpoint.id)
         .where('next_attempt_at', '<=', now)
@@ -111,22 +121,25 @@ export async function claimDue(storage: Storage, options: ClaimOptions): Promise
         .limit(options.perEndpoint);
       if (storage.dialect === 'postgres') rows = rows.forUpdate().skipLocked();
       // Wrapped: neither dialect takes LIMIT (nor PostgreSQL FOR UPDATE) on a bare branch of a UNION.
-      return db.selectFrom(rows.as('oldest')).select('oldest.id');
+      return db
+        .selectFrom(rows.as('oldest'))
+        .select([
+          'oldest.id',
+          'oldest.endpoint_id',
+          'oldest.event_id',
+          'oldest.event_type',
+          'oldest.payload',
+          'oldest.attempts',
+          'oldest.next_attempt_at',
+        ]);
     });
     const [first, ...others] = oldest;
     if (!first) return [];
-    const fair = (await others.reduce((union, next) => union.unionAll(next), first).execute()).map((row) => row.id);
-    if (fair.length === 0) return [];
-    // The rows are locked (PostgreSQL) or have no other writer (SQLite) until the transaction ends: this read only
-    // puts them in due order across endpoints, in the database's own order of ids, and keeps `limit`.
-    const rows = await db
-      .selectFrom('webhook_deliveries')
-      .select(['id', 'endpoint_id', 'event_id', 'event_type', 'payload', 'attempts'])
-      .where('id', 'in', fair)
-      .orderBy('next_attempt_at')
-      .orderBy('id')
-      .limit(options.limit)
-      .execute();
+    // The rows are locked (PostgreSQL) or have no other writer (SQLite) until the transaction ends: they are put in
+    // due order across endpoints here, and `limit` of them kept.
+    const fair = await others.reduce((union, next) => union.unionAll(next), first).execute();
+    const rows = fair.sort(dueOrder).slice(0, options.limit);
+    if (rows.length === 0) return [];
     await db
       .updateTable('webhook_deliveries')
       .set({ next_attempt_at: leaseUntil })

@@ -226,7 +226,7 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   }
 
   /** Claims for the endpoints with nothing waiting (rule 5); answers the claimed deliveries' attempts. */
-  async function claimBatch(): Promise<Promise<void>[]> {
+  async function claimBatch(expectDue: boolean): Promise<Promise<void>[]> {
     const limit = batchSize - waitingCount;
     if (limit <= 0) return [];
     const claimed = await claimDue(storage, {
@@ -235,15 +235,16 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
       perEndpoint,
       limit,
       skipEndpoints: [...waiting.keys()],
+      expectDue,
     });
     const attempts = claimed.map(hold);
     startWaiting();
     return attempts;
   }
 
-  /** One claim at a time in this worker (rule 6). */
-  function claim(): Promise<Promise<void>[]> {
-    const next = claiming.then(claimBatch);
+  /** One claim at a time in this worker (rule 6). `expectDue` when nudged: deliveries were made or slots freed. */
+  function claim(expectDue = false): Promise<Promise<void>[]> {
+    const next = claiming.then(() => claimBatch(expectDue));
     claiming = next.catch(() => {});
     return next;
   }
@@ -277,9 +278,10 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
 
   async function loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      const nudged = isWanted;
       isWanted = false;
       // The attempts are not awaited: a slow endpoint must not hold up the claims for the others.
-      await claim().catch((error: unknown) => {
+      await claim(nudged).catch((error: unknown) => {
         options.log?.error({ err: error }, 'webhook deliveries could not be claimed');
       });
       // A claim whose deliveries all started nudged for more; one that found nothing sleeps, so nothing spins.
