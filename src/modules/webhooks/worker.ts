@@ -9,9 +9,10 @@
 //      schedule's longest delay). After the last delay's attempt the delivery has failed.
 //   4. At most `perEndpoint` attempts at one endpoint run at once in this worker, so one slow receiver holds only
 //      its own deliveries back; the clock is injected, so tests move hours in milliseconds.
-//   5. A claim takes up to `perEndpoint` deliveries of each endpoint that has none waiting here, and holds them
-//      until rule 4 lets them start, so a claim serves a round of attempts rather than one freed slot (a claim is
-//      a transaction of its own). At most `batchSize` attempts run at once, and at most `batchSize` wait.
+//   5. A claim takes up to `claimRounds` × `perEndpoint` deliveries of each endpoint that has none waiting here, and
+//      holds them until rule 4 lets them start, so a claim serves rounds of attempts rather than one freed slot (a
+//      claim is a transaction of its own, and its commit cost more than its reads). At most `batchSize` attempts
+//      run at once, and at most `batchSize` wait.
 //   6. Running, the worker claims again as soon as an endpoint it sends to has nothing left waiting or deliveries
 //      were made (`nudge`), and waits `pollMs` only when neither happened. Its claims run one at a time.
 //   7. An endpoint disabled between the claim and the attempt is not sent to: the claim's lease runs out, and its
@@ -39,6 +40,8 @@ export interface WebhookWorkerOptions {
   targets: TargetOptions;
   timeoutMs?: number;
   perEndpoint?: number;
+  /** Rounds of `perEndpoint` attempts a claim takes for an endpoint (rule 5); 2 when not given. */
+  claimRounds?: number;
   batchSize?: number;
   pollMs?: number;
   log?: { error(object: unknown, message: string): void };
@@ -67,12 +70,13 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   const { storage, clock, endpoints, retryScheduleMs } = options;
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const perEndpoint = options.perEndpoint ?? 4;
-  const batchSize = options.batchSize ?? 50;
+  const claimRounds = options.claimRounds ?? 2;
+  const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 1000;
   // A claim outlives the longest attempt (the target check, the send bounded by the timeout, the record) several
-  // times over, the wait for a slot (rule 5: about one attempt) included: until then no other worker takes the
-  // delivery; after it, one whose worker died is sent again.
-  const leaseMs = timeoutMs * 5;
+  // times over, the wait for a slot (rule 5: an attempt for each round claimed ahead) included: until then no other
+  // worker takes the delivery; after it, one whose worker died is sent again.
+  const leaseMs = timeoutMs * (3 + claimRounds);
   /** Attempts under way, by endpoint (rule 4). */
   const busy = new Map<string, number>();
   let runningCount = 0;
@@ -232,7 +236,7 @@ export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
     const claimed = await claimDue(storage, {
       now: clock(),
       leaseMs,
-      perEndpoint,
+      perEndpoint: perEndpoint * claimRounds,
       limit,
       skipEndpoints: [...waiting.keys()],
       expectDue,
