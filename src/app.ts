@@ -27,6 +27,7 @@ import { countRequests, metricsRoutes } from './edge/metrics.ts';
 import { publicRoutes as defaultPublicRoutes } from './edge/public-routes.ts';
 import { installRateLimits } from './edge/rate-limit.ts';
 import { echoRequestId, requestIdFor } from './edge/request-id.ts';
+import { deferredRequestLogger } from './edge/request-logger.ts';
 import { requireDeclaredScopes } from './edge/scopes.ts';
 import { installSecurityHeaders } from './edge/security-headers.ts';
 import { httpsServerOptions } from './edge/tls.ts';
@@ -41,7 +42,7 @@ import {
   versionRewriter,
 } from './edge/versioning.ts';
 import { outboxRelay } from './events/index.ts';
-import { type Clock, systemClock } from './kernel/clock.ts';
+import { type Clock, millisecondsOf, systemClock } from './kernel/clock.ts';
 import { ApiError } from './kernel/errors.ts';
 import { cursorCodec } from './kernel/pagination.ts';
 import { ErrorEnvelope, Problem } from './kernel/schemas.ts';
@@ -153,6 +154,7 @@ export async function buildApp({
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
       ...(logStream ? { stream: logStream } : {}),
     },
+    childLoggerFactory: deferredRequestLogger,
     genReqId: requestIdFor,
     rewriteUrl: versionRewriter(versioned),
     requestIdHeader: false,
@@ -185,7 +187,7 @@ export async function buildApp({
   installErrorHandler(app, publicUrl);
   installMethodTable(app, publicUrl);
   await installCors(app, config.corsOrigins);
-  const nowMs = () => clock().getTime();
+  const nowMs = millisecondsOf(clock);
   const redis =
     !keyValue && config.redisUrl
       ? await redisCounters(config.redisUrl, config.redisCommandTimeoutMs, nowMs, app.log)

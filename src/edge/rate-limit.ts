@@ -32,6 +32,13 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Marks a request a stage has counted (or refused), so none is counted twice. A request decoration rather than a
+ * WeakSet: every request passes here, and adding to a WeakSet costs the garbage collector an ephemeron each time.
+ */
+const countedMark = Symbol('rate-counted');
+type Marked = FastifyRequest & { [countedMark]: boolean };
+
 export interface RateLimitPolicy {
   /** Per client address, for requests without a valid credential. */
   anonymous: RateRule;
@@ -45,13 +52,23 @@ interface Policy {
   rule: RateRule;
 }
 
+/** The policies a request is counted against, with their RateLimit-Policy field, which is the same on every answer. */
+interface PolicySet {
+  policies: Policy[];
+  field: string;
+}
+
 interface Outcome extends Policy {
   decision: RateDecision;
 }
 
 /** Probes from load balancers and orchestrators must never be refused. */
 const exempt = new Set(['/healthz', '/readyz']);
-const isExempt = (request: FastifyRequest): boolean => exempt.has(request.url.split('?')[0] ?? '');
+// Each stage asks this of every request: a path that cannot be a probe's is told apart without splitting its URL.
+const isExempt = (request: FastifyRequest): boolean => {
+  const url = request.url;
+  return (url.startsWith('/healthz') || url.startsWith('/readyz')) && exempt.has(url.split('?')[0] ?? '');
+};
 
 const seconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000));
 
@@ -65,42 +82,43 @@ const carriesCredential = (request: FastifyRequest): boolean =>
   request.headers['x-api-key'] !== undefined ||
   (request.headers.cookie ?? '').includes(`${sessionCookie}=`);
 
+/** The rateCost of the request's route; `routeOptions` builds a new object at every read, so it is read once. */
+const routeCostOf = (request: FastifyRequest): number => request.routeOptions.config?.rateCost ?? 1;
+
 /** A call never costs more than a whole allowance, or it could never be made at all. */
-const costOf = (request: FastifyRequest, rule: RateRule): number =>
-  Math.min(request.routeOptions.config?.rateCost ?? 1, rule.limit);
+const costUnder = (cost: number, rule: RateRule): number => Math.min(cost, rule.limit);
+
+const policySet = (policies: Policy[]): PolicySet => ({
+  policies,
+  field: policies.map(({ name, rule }) => `"${name}";q=${rule.limit};w=${seconds(rule.windowMs)}`).join(', '),
+});
+
+const remainingField = ({ name, decision }: Outcome): string =>
+  `"${name}";r=${decision.remaining};t=${seconds(decision.resetMs)}`;
 
 /**
  * The draft's fields: every policy that applies in RateLimit-Policy (the same on every answer), and what is left of
  * each one this request was counted against in RateLimit. The X-RateLimit-* fields describe the closest to refusing.
  */
-const policyFields = new WeakMap<Policy[], string>();
-const policyField = (policies: Policy[]): string => {
-  let field = policyFields.get(policies);
-  if (field === undefined) {
-    field = policies.map(({ name, rule }) => `"${name}";q=${rule.limit};w=${seconds(rule.windowMs)}`).join(', ');
-    policyFields.set(policies, field);
+function setRateHeaders(reply: FastifyReply, set: PolicySet, outcomes: Outcome[], nowMs: number): void {
+  let closest = outcomes[0] as Outcome;
+  let remaining = remainingField(closest);
+  for (let i = 1; i < outcomes.length; i++) {
+    const b = outcomes[i] as Outcome;
+    remaining += `, ${remainingField(b)}`;
+    if (
+      b.decision.remaining < closest.decision.remaining ||
+      (b.decision.remaining === closest.decision.remaining && b.decision.resetMs > closest.decision.resetMs)
+    ) {
+      closest = b;
+    }
   }
-  return field;
-};
-
-function setRateHeaders(reply: FastifyReply, policies: Policy[], outcomes: Outcome[], nowMs: number): void {
-  const closest = outcomes.reduce((a, b) =>
-    b.decision.remaining < a.decision.remaining ||
-    (b.decision.remaining === a.decision.remaining && b.decision.resetMs > a.decision.resetMs)
-      ? b
-      : a,
-  );
   reply
     .header('x-ratelimit-limit', String(closest.decision.limit))
     .header('x-ratelimit-remaining', String(closest.decision.remaining))
     .header('x-ratelimit-reset', String(seconds(nowMs + closest.decision.resetMs)))
-    .header('ratelimit-policy', policyField(policies))
-    .header(
-      'ratelimit',
-      outcomes
-        .map(({ name, decision }) => `"${name}";r=${decision.remaining};t=${seconds(decision.resetMs)}`)
-        .join(', '),
-    );
+    .header('ratelimit-policy', set.field)
+    .header('ratelimit', remaining);
 }
 
 const refusalMessages: Record<PolicyName, (rule: RateRule, tier: Tier | null) => string> = {
@@ -126,51 +144,63 @@ export function installRateLimits(
   nowMs: () => number,
 ): { afterAuthentication(): void } {
   const anonymous: Policy = { name: 'anonymous', rule: policy.anonymous };
-  // The same arrays on every request, so the RateLimit-Policy field of each is written once.
-  const anonymousPolicies = [anonymous];
-  const tierPolicies = Object.fromEntries(
+  const anonymousSet = policySet([anonymous]);
+  const tierSets = Object.fromEntries(
     Object.entries(policy.tiers).map(([tier, limits]) => {
       const burst: Policy = { name: 'burst', rule: limits.burst };
-      return [tier, limits.daily ? [burst, { name: 'daily' as const, rule: limits.daily }] : [burst]];
+      return [tier, policySet(limits.daily ? [burst, { name: 'daily', rule: limits.daily }] : [burst])];
     }),
-  ) as Record<Tier, Policy[]>;
-  /** Requests already counted (or refused) by a stage, so none is counted twice. */
-  const counted = new WeakSet<FastifyRequest>();
+  ) as Record<Tier, PolicySet>;
+  app.decorateRequest(countedMark, false);
+  const isCounted = (request: FastifyRequest): boolean => (request as Marked)[countedMark];
+  const markCounted = (request: FastifyRequest): void => {
+    (request as Marked)[countedMark] = true;
+  };
   const addressOf = (request: FastifyRequest) => clientAddress(request.ip, request.socket.remoteAddress);
   const allowanceKey = (request: FastifyRequest) => `rate:anonymous:${addressOf(request)}`;
   const blockKey = (request: FastifyRequest) => `rate:blocked:${addressOf(request)}`;
 
-  async function take(key: string, { name, rule }: Policy, request: FastifyRequest): Promise<Outcome> {
-    return { name, rule, decision: await kv.consumeRate(key, rule, costOf(request, rule)) };
+  // The stages chain on the store's promise rather than awaiting in async functions: every request passes through
+  // them, and each async layer cost a promise and a turn of the microtask queue.
+  function countAnonymous(request: FastifyRequest, reply: FastifyReply): Promise<Outcome> {
+    markCounted(request);
+    const { rule } = anonymous;
+    return kv.consumeRate(allowanceKey(request), rule, costUnder(routeCostOf(request), rule)).then((decision) => {
+      const outcome: Outcome = { name: anonymous.name, rule, decision };
+      setRateHeaders(reply, anonymousSet, [outcome], nowMs());
+      return outcome;
+    });
   }
+  const refuseAnonymous = (outcome: Outcome): void => {
+    if (!outcome.decision.allowed) throw refusal(outcome, null);
+  };
 
-  async function countAnonymous(request: FastifyRequest, reply: FastifyReply): Promise<Outcome> {
-    counted.add(request);
-    const outcome = await take(allowanceKey(request), anonymous, request);
-    setRateHeaders(reply, anonymousPolicies, [outcome], nowMs());
-    return outcome;
-  }
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (isExempt(request)) return;
-    if (!carriesCredential(request)) {
-      const outcome = await countAnonymous(request, reply);
-      if (!outcome.decision.allowed) throw refusal(outcome, null);
-      return;
-    }
-    const now = nowMs();
-    const blockedUntil = Number(await kv.get(blockKey(request)));
-    if (blockedUntil > now) {
-      const waitMs = blockedUntil - now;
-      const outcome: Outcome = {
-        ...anonymous,
-        decision: { allowed: false, limit: anonymous.rule.limit, remaining: 0, resetMs: waitMs, retryAfterMs: waitMs },
-      };
-      counted.add(request);
-      setRateHeaders(reply, anonymousPolicies, [outcome], now);
-      throw refusal(outcome, null);
-    }
-  });
+  app.addHook(
+    'onRequest',
+    requestStep((request, reply) => {
+      if (isExempt(request)) return undefined;
+      if (!carriesCredential(request)) return countAnonymous(request, reply).then(refuseAnonymous);
+      const now = nowMs();
+      return kv.get(blockKey(request)).then((value) => {
+        const blockedUntil = Number(value);
+        if (blockedUntil <= now) return;
+        const waitMs = blockedUntil - now;
+        const outcome: Outcome = {
+          ...anonymous,
+          decision: {
+            allowed: false,
+            limit: anonymous.rule.limit,
+            remaining: 0,
+            resetMs: waitMs,
+            retryAfterMs: waitMs,
+          },
+        };
+        markCounted(request);
+        setRateHeaders(reply, anonymousSet, [outcome], now);
+        throw refusal(outcome, null);
+      });
+    }),
+  );
 
   // A request with a credential that no stage counted (a bad credential's 401, or rule 3) is counted against its
   // address; using the allowance up blocks the address until one more such request would be allowed.
@@ -185,32 +215,36 @@ export function installRateLimits(
   app.addHook(
     'onSend',
     payloadStep((request, reply, payload: unknown) =>
-      counted.has(request) || isExempt(request) ? payload : countUncounted(request, reply).then(() => payload),
+      isCounted(request) || isExempt(request) ? payload : countUncounted(request, reply).then(() => payload),
     ),
   );
 
   return {
     /** Registers the second stage: to be called once authentication has named the caller. */
     afterAuthentication() {
-      async function countCaller(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void> {
+      /** Takes from each of the tier's allowances in turn, stopping at the first that refuses. */
+      function countCaller(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<void> {
         const tier = tierOf(principal);
         const subject = rateSubjectOf(principal);
-        counted.add(request);
-        const policies = tierPolicies[tier];
+        markCounted(request);
+        const set = tierSets[tier];
+        const cost = routeCostOf(request);
         const outcomes: Outcome[] = [];
-        for (const each of policies) {
-          const outcome = await take(`rate:${each.name}:${subject}`, each, request);
-          outcomes.push(outcome);
-          if (!outcome.decision.allowed) {
-            setRateHeaders(reply, policies, outcomes, nowMs());
-            throw refusal(outcome, tier);
-          }
-        }
-        setRateHeaders(reply, policies, outcomes, nowMs());
-      }
-      async function countAnonymousCaller(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-        const outcome = await countAnonymous(request, reply);
-        if (!outcome.decision.allowed) throw refusal(outcome, null);
+        const takeFrom = (index: number): Promise<void> => {
+          const { name, rule } = set.policies[index] as Policy;
+          return kv.consumeRate(`rate:${name}:${subject}`, rule, costUnder(cost, rule)).then((decision) => {
+            const outcome: Outcome = { name, rule, decision };
+            outcomes.push(outcome);
+            if (!decision.allowed) {
+              setRateHeaders(reply, set, outcomes, nowMs());
+              throw refusal(outcome, tier);
+            }
+            if (index + 1 < set.policies.length) return takeFrom(index + 1);
+            setRateHeaders(reply, set, outcomes, nowMs());
+            return undefined;
+          });
+        };
+        return takeFrom(0);
       }
       app.addHook(
         'preValidation',
@@ -219,7 +253,7 @@ export function installRateLimits(
           const principal = request.principal;
           if (principal !== null) return countCaller(request, reply, principal);
           // A credential the route ignores (a session cookie sent to the login route) leaves the request anonymous.
-          return counted.has(request) ? undefined : countAnonymousCaller(request, reply);
+          return isCounted(request) ? undefined : countAnonymous(request, reply).then(refuseAnonymous);
         }),
       );
     },
