@@ -19,9 +19,10 @@ export interface Authenticator {
   name: string;
   /**
    * Null when the request carries no credential of this kind. A Principal when it carries a valid one. Throws an
-   * ApiError (`badCredentials`) when it carries one that is not valid: expired, revoked, tampered with.
+   * ApiError (`badCredentials`) when it carries one that is not valid: expired, revoked, tampered with. An answer
+   * known at once (no credential of this kind) may be given without a promise, and the chain goes on without waiting.
    */
-  authenticate(request: FastifyRequest): Promise<Principal | null>;
+  authenticate(request: FastifyRequest): Principal | null | Promise<Principal | null>;
 }
 
 export const bearerRealm = 'portico';
@@ -67,18 +68,25 @@ export function bearerToken(request: FastifyRequest): string | null {
 export function installAuthentication(app: FastifyInstance, authenticators: readonly Authenticator[]): void {
   app.decorateRequest('principal', null);
   // After the anonymous per-IP rate limit (onRequest), so floods of bad credentials are refused cheaply first.
-  async function authenticate(request: FastifyRequest): Promise<void> {
-    for (const authenticator of authenticators) {
-      const principal = await authenticator.authenticate(request);
-      if (principal) {
-        request.principal = principal;
-        return;
+  function authenticateFrom(request: FastifyRequest, first: number): Promise<void> | undefined {
+    for (let index = first; index < authenticators.length; index++) {
+      const found = (authenticators[index] as Authenticator).authenticate(request);
+      if (found instanceof Promise) {
+        return found.then((principal) => {
+          if (principal) request.principal = principal;
+          else return authenticateFrom(request, index + 1);
+        });
+      }
+      if (found) {
+        request.principal = found;
+        return undefined;
       }
     }
     // A token or key that no authenticator recognises is a bad credential too, not a way to be anonymous.
     if (request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined) {
       throw badCredentials('credential');
     }
+    return undefined;
   }
   app.addHook(
     'preValidation',
@@ -88,7 +96,7 @@ export function installAuthentication(app: FastifyInstance, authenticators: read
       if (authorization === undefined && cookie === undefined && request.headers['x-api-key'] === undefined) {
         return undefined;
       }
-      return authenticate(request);
+      return authenticateFrom(request, 0);
     }),
   );
 }

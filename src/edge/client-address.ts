@@ -43,7 +43,13 @@ function normalized(address: string): string | null {
     .join(':')}::/64`;
 }
 
+// The last answer, kept: every request asks, and most come from the address the one before came from.
+let last = { ip: '', peer: undefined as string | undefined, address: 'unknown' };
+
 /** `ip` as a rate-limit subject; `peer` (the socket's address) when `ip` is not an address. */
 export function clientAddress(ip: string, peer: string | undefined): string {
-  return normalized(ip) ?? normalized(peer ?? '') ?? 'unknown';
+  if (ip === last.ip && peer === last.peer) return last.address;
+  const address = normalized(ip) ?? normalized(peer ?? '') ?? 'unknown';
+  last = { ip, peer, address };
+  return address;
 }

@@ -63,22 +63,37 @@ export type RequestCounts = () => MetricFamily;
  * server's, the docs'): those inherit only the hooks added before them.
  */
 export function countRequests(app: FastifyInstance): RequestCounts {
-  // Keyed by the three labels joined with a separator none of them holds.
-  const counts = new Map<string, { labels: Record<string, string>; value: number }>();
+  // Keyed by route, method and status in turn, so that counting an answer builds no key.
+  const counts = new Map<string, Map<string, Map<number, { labels: Record<string, string>; value: number }>>>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
-    const status = String(reply.statusCode);
-    const key = `${request.method}\u0000${route}\u0000${status}`;
-    const entry = counts.get(key);
+    let byMethod = counts.get(route);
+    if (!byMethod) {
+      byMethod = new Map();
+      counts.set(route, byMethod);
+    }
+    let byStatus = byMethod.get(request.method);
+    if (!byStatus) {
+      byStatus = new Map();
+      byMethod.set(request.method, byStatus);
+    }
+    const entry = byStatus.get(reply.statusCode);
     if (entry) entry.value += 1;
-    else counts.set(key, { labels: { method: request.method, route, status }, value: 1 });
+    else {
+      const labels = { method: request.method, route, status: String(reply.statusCode) };
+      byStatus.set(reply.statusCode, { labels, value: 1 });
+    }
     done();
   });
   return () => ({
     name: 'portico_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern (unmatched when no route matched) and status.',
     type: 'counter',
-    samples: [...counts.values()].map(({ labels, value }) => ({ labels, value })),
+    samples: [...counts.values()].flatMap((byMethod) =>
+      [...byMethod.values()].flatMap((byStatus) =>
+        [...byStatus.values()].map(({ labels, value }) => ({ labels, value })),
+      ),
+    ),
   });
 }
 

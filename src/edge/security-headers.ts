@@ -62,7 +62,11 @@ export const documentHeaders: [string, string][] = decided({ tls: false }).filte
 );
 
 export function installSecurityHeaders(app: FastifyInstance, options: { tls: boolean }): void {
-  const headers = decided(options).filter(([name]) => everyAnswer.has(name.toLowerCase()));
+  // Named in lower case, as the reply keeps them: lowering helmet's names on every request made a new string each
+  // time, which the reply's header table then had to look up anew.
+  const headers = decided(options)
+    .map(([name, value]) => [name.toLowerCase(), value] as const)
+    .filter(([name]) => everyAnswer.has(name));
   app.addHook('onRequest', (_request, reply, done) => {
     for (const [name, value] of headers) reply.header(name, value);
     done();

@@ -54,21 +54,26 @@ function uuidV7Bytes(nowMs: number): Uint8Array {
   return bytes;
 }
 
+const alphabetCodes = Buffer.from(alphabet, 'latin1');
+// Characters are written here and read out as one string: appending them one at a time built a chain of 26 strings
+// that had to be flattened again wherever the id was used (every request's id is one).
+const encoded = Buffer.alloc(26);
+
 /** Crockford base32 of 128 bits as 26 characters, the first carrying only 3 bits (TypeID spec). */
 function encodeBase32(bytes: Uint8Array): string {
-  let out = '';
   // 26 × 5 = 130 bits: the two bits in front of the 128 are zero, so reading starts with them in the buffer.
   let buffer = 0;
   let bits = 2;
+  let at = 0;
   for (const byte of bytes) {
     buffer = ((buffer << 8) | byte) & 0x1fff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += alphabet[(buffer >> bits) & 31];
+      encoded[at++] = alphabetCodes[(buffer >> bits) & 31] ?? 0;
     }
   }
-  return out;
+  return encoded.toString('latin1', 0, at);
 }
 
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {

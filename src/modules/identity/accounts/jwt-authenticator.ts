@@ -31,50 +31,53 @@ export function jwtAuthenticator(keys: Keyring, audience: TokenAudience, clock: 
   const keyOf = (kid: string) => keys.verificationKey(kid);
   return {
     name: 'jwt',
-    async authenticate(request): Promise<Principal | null> {
+    authenticate(request) {
       const token = bearerToken(request);
-      if (token === null) return null;
-      const now = clock();
-      // Only tokens of the right shape and size are ever remembered, so a remembered one needs no second look.
-      const known = await verified.find(token, Math.floor(now.getTime() / 1000), keyOf);
-      if (known) return known;
-      if (!jwsShape.test(token)) return null;
-      if (token.length > maxAccessTokenBytes) throw invalidToken();
-      try {
-        const { kid } = decodeProtectedHeader(token);
-        if (typeof kid !== 'string') throw invalidToken();
-        const key = await keys.verificationKey(kid);
-        if (!key) throw invalidToken();
-        const { payload } = await jwtVerify(token, key.key, {
-          algorithms: [key.algorithm],
-          typ: 'at+jwt',
-          issuer: audience.issuer,
-          audience: audience.audience,
-          requiredClaims: ['sub', 'jti', 'exp', 'iat'],
-          maxTokenAge: accessTokenTtlSeconds,
-          clockTolerance: clockToleranceSeconds,
-          currentDate: now,
-        });
-        const { sub, jti, role, scope, iat, exp, nbf } = payload;
-        if (typeof sub !== 'string' || typeof jti !== 'string' || typeof role !== 'string' || !roles.includes(role))
-          throw invalidToken();
-        const allowed = new Set(scopesOfRole(role as Role));
-        const granted = typeof scope === 'string' ? scope.split(' ').filter((s) => allowed.has(s)) : [];
-        const principal: Principal = {
-          method: 'jwt',
-          userId: sub,
-          role: role as Role,
-          scopes: new Set(granted),
-          credentialId: jti,
-        };
-        // jose required iat and exp and checked that each time claim is a number.
-        verified.remember(token, { kid, key, times: { iat: iat as number, exp: exp as number, nbf }, principal });
-        return { ...principal };
-      } catch (error) {
-        // A malformed header or claims set, a bad signature, a failed claim check: all the same 401.
-        if (error instanceof errors.JOSEError) throw invalidToken();
-        throw error;
-      }
+      return token === null ? null : verify(token);
     },
   };
+
+  async function verify(token: string): Promise<Principal | null> {
+    const now = clock();
+    // Only tokens of the right shape and size are ever remembered, so a remembered one needs no second look.
+    const known = await verified.find(token, Math.floor(now.getTime() / 1000), keyOf);
+    if (known) return known;
+    if (!jwsShape.test(token)) return null;
+    if (token.length > maxAccessTokenBytes) throw invalidToken();
+    try {
+      const { kid } = decodeProtectedHeader(token);
+      if (typeof kid !== 'string') throw invalidToken();
+      const key = await keys.verificationKey(kid);
+      if (!key) throw invalidToken();
+      const { payload } = await jwtVerify(token, key.key, {
+        algorithms: [key.algorithm],
+        typ: 'at+jwt',
+        issuer: audience.issuer,
+        audience: audience.audience,
+        requiredClaims: ['sub', 'jti', 'exp', 'iat'],
+        maxTokenAge: accessTokenTtlSeconds,
+        clockTolerance: clockToleranceSeconds,
+        currentDate: now,
+      });
+      const { sub, jti, role, scope, iat, exp, nbf } = payload;
+      if (typeof sub !== 'string' || typeof jti !== 'string' || typeof role !== 'string' || !roles.includes(role))
+        throw invalidToken();
+      const allowed = new Set(scopesOfRole(role as Role));
+      const granted = typeof scope === 'string' ? scope.split(' ').filter((s) => allowed.has(s)) : [];
+      const principal: Principal = {
+        method: 'jwt',
+        userId: sub,
+        role: role as Role,
+        scopes: new Set(granted),
+        credentialId: jti,
+      };
+      // jose required iat and exp and checked that each time claim is a number.
+      verified.remember(token, { kid, key, times: { iat: iat as number, exp: exp as number, nbf }, principal });
+      return { ...principal };
+    } catch (error) {
+      // A malformed header or claims set, a bad signature, a failed claim check: all the same 401.
+      if (error instanceof errors.JOSEError) throw invalidToken();
+      throw error;
+    }
+  }
 }

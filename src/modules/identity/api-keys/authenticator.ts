@@ -23,12 +23,13 @@ function presentedKey(request: FastifyRequest): string | null {
 export function apiKeyAuthenticator(service: ApiKeysService): Authenticator {
   return {
     name: 'api-key',
-    async authenticate(request): Promise<Principal | null> {
+    authenticate(request) {
       const key = presentedKey(request);
       if (key === null) return null;
-      const principal = await service.authenticate(key);
-      if (!principal) throw badCredentials('API key');
-      return principal;
+      return service.authenticate(key).then((principal): Principal => {
+        if (!principal) throw badCredentials('API key');
+        return principal;
+      });
     },
   };
 }

@@ -52,6 +52,39 @@ const kind = 'API key';
 const publishableScopes: readonly string[] = ['products:read'];
 const touchIntervalMs = 60 * 1000;
 
+/** What a remembered lookup stands for: null when it can never work (revoked, or its owner not active). */
+interface Grant {
+  principal: Principal;
+  /** When the key expires and when this secret stops working (a rolled one's grace), in epoch ms; Infinity for never. */
+  keyEndsAtMs: number;
+  secretEndsAtMs: number;
+  lastUsedMs: number;
+}
+
+const instantMs = (instant: string | null, otherwise: number): number =>
+  instant === null ? otherwise : Date.parse(instant);
+
+function grantOf({ key, secretExpiresAt, owner }: KeyLookup): Grant | null {
+  if (key.revokedAt !== null || owner?.status !== 'active') return null;
+  const allowed = scopesOfRole(owner.role);
+  return {
+    principal: {
+      method: 'api-key',
+      userId: owner.id,
+      role: owner.role,
+      scopes: new Set(key.scopes.filter((scope) => allowed.includes(scope))),
+      credentialId: key.id,
+      publishable: key.type === 'publishable',
+      mode: key.mode,
+      ...(key.tier === null ? {} : { tier: key.tier }),
+      ...(key.apiVersion === null ? {} : { apiVersion: key.apiVersion }),
+    },
+    keyEndsAtMs: instantMs(key.expiresAt, Number.POSITIVE_INFINITY),
+    secretEndsAtMs: instantMs(secretExpiresAt, Number.POSITIVE_INFINITY),
+    lastUsedMs: instantMs(key.lastUsedAt, Number.NEGATIVE_INFINITY),
+  };
+}
+
 export function apiKeysService(
   storage: Storage,
   clock: Clock,
@@ -59,9 +92,10 @@ export function apiKeysService(
   keyValue: KeyValue,
 ): ApiKeysService {
   const lookups = keyLookups(keyValue);
-  // A remembered lookup comes back as the same object while its entry is unchanged (lookups.ts), so the scopes it
-  // grants are worked out once for it rather than at every request; a changed entry is a new object.
-  const grantedScopes = new WeakMap<KeyLookup, ReadonlySet<string>>();
+  // A remembered lookup comes back as the same object while its entry is unchanged (lookups.ts), so what it grants
+  // and the instants it is checked against are worked out once for it rather than at every request; a changed
+  // entry is a new object.
+  const grants = new WeakMap<KeyLookup, Grant | null>();
   const forgetKey = async (keyId: string) => lookups.forget(await repository.secretHashesOf(storage.db, { keyId }));
 
   async function ownerFor(ownerId: string): Promise<UserRecord> {
@@ -201,34 +235,22 @@ export function apiKeysService(
       const secretHash = hashSecret(secret);
       const found = await lookUp(secretHash);
       if (!found) return null;
-      const { key, secretExpiresAt, owner } = found;
-      const now = clock();
-      const ended = (instant: string | null) => instant !== null && Date.parse(instant) <= now.getTime();
-      if (key.revokedAt !== null || ended(key.expiresAt) || ended(secretExpiresAt)) return null;
-      if (owner?.status !== 'active') return null;
-      const lastUsedMs = key.lastUsedAt === null ? Number.NEGATIVE_INFINITY : Date.parse(key.lastUsedAt);
-      if (now.getTime() - lastUsedMs >= touchIntervalMs) {
-        const notBefore = new Date(now.getTime() - touchIntervalMs).toISOString();
-        await repository.touchKey(storage.db, key.id, now.toISOString(), notBefore);
-        await lookups.remember(secretHash, { ...found, key: { ...key, lastUsedAt: now.toISOString() } });
+      let grant = grants.get(found);
+      if (grant === undefined) {
+        grant = grantOf(found);
+        grants.set(found, grant);
       }
-      let scopes = grantedScopes.get(found);
-      if (scopes === undefined) {
-        const allowed = scopesOfRole(owner.role);
-        scopes = new Set(key.scopes.filter((scope) => allowed.includes(scope)));
-        grantedScopes.set(found, scopes);
+      if (grant === null) return null;
+      const nowMs = clock().getTime();
+      if (grant.keyEndsAtMs <= nowMs || grant.secretEndsAtMs <= nowMs) return null;
+      if (nowMs - grant.lastUsedMs >= touchIntervalMs) {
+        const now = new Date(nowMs);
+        const notBefore = new Date(nowMs - touchIntervalMs).toISOString();
+        await repository.touchKey(storage.db, found.key.id, now.toISOString(), notBefore);
+        await lookups.remember(secretHash, { ...found, key: { ...found.key, lastUsedAt: now.toISOString() } });
       }
-      return {
-        method: 'api-key',
-        userId: owner.id,
-        role: owner.role,
-        scopes,
-        credentialId: key.id,
-        publishable: key.type === 'publishable',
-        mode: key.mode,
-        ...(key.tier === null ? {} : { tier: key.tier }),
-        ...(key.apiVersion === null ? {} : { apiVersion: key.apiVersion }),
-      };
+      // Each request gets its own principal object, so nothing one request does to it reaches another.
+      return { ...grant.principal };
     },
 
     async forgetOwner(userId) {
