@@ -40,8 +40,6 @@ export interface WebhookWorkerOptions {
   targets: TargetOptions;
   timeoutMs?: number;
   perEndpoint?: number;
-  /** Rounds of `perEndpoint` attempts a claim takes for an endpoint (rule 5); 2 when not given. */
-  claimRounds?: number;
   batchSize?: number;
   pollMs?: number;
   log?: { error(object: unknown, message: string): void };
@@ -65,12 +63,13 @@ const maxResponseBytes = 64 * 1024;
 /** How much of a response body the delivery log keeps. */
 const loggedBodyChars = 4096;
 const jitter = 0.1;
+/** Rounds of `perEndpoint` attempts a claim takes for an endpoint (rule 5). */
+const claimRounds = 2;
 
 export function webhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   const { storage, clock, endpoints, retryScheduleMs } = options;
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const perEndpoint = options.perEndpoint ?? 4;
-  const claimRounds = options.claimRounds ?? 2;
   const batchSize = options.batchSize ?? 100;
   const pollMs = options.pollMs ?? 1000;
   // A claim outlives the longest attempt (the target check, the send bounded by the timeout, the record) several
