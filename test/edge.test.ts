@@ -177,6 +177,19 @@ describe('requests the HTTP parser refuses', () => {
     assert.match(response.headers, new RegExp(`X-Request-Id: ${envelope.error.requestId}`));
   });
 
+  test('a URL over 16 KiB answers 431 too, a status every operation of the document declares', async () => {
+    const response = await rawExchange(`GET /v1/products/${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(response.status, 431);
+    assert.equal(JSON.parse(response.body).error.code, 'HEADERS_TOO_LARGE');
+    const document = (await client(server.url)('GET', '/v1/openapi.json')).body;
+    for (const [path, item] of Object.entries(
+      document.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>,
+    ))
+      for (const [method, operation] of Object.entries(item))
+        for (const status of ['408', '431'])
+          assert.ok(operation.responses[status], `${method.toUpperCase()} ${path} does not declare ${status}`);
+  });
+
   test('bytes that are not HTTP answer 400 MALFORMED_REQUEST in the envelope', async () => {
     const response = await rawExchange('HELLO THERE\r\n\r\n');
     assert.equal(response.status, 400);

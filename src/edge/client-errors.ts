@@ -9,7 +9,7 @@ import { envelopeOf } from './error-envelope.ts';
 const parserErrors: Record<string, ApiError> = {
   HPE_HEADER_OVERFLOW: new ApiError(
     'HEADERS_TOO_LARGE',
-    'The request headers are larger than the 16 KiB this server reads.',
+    'The request line and headers are larger than the 16 KiB this server reads.',
   ),
   ERR_HTTP_REQUEST_TIMEOUT: new ApiError('REQUEST_TIMEOUT', 'The request did not arrive in time.'),
 };

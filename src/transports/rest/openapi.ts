@@ -22,6 +22,7 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
   401: ['AUTHENTICATION_REQUIRED', 'Send credentials: a Bearer token or an API key.', []],
   403: ['INSUFFICIENT_PERMISSIONS', 'Your credentials do not carry the scope this operation needs.', []],
   404: ['RESOURCE_NOT_FOUND', "No user has the id 'usr_01jd2gq6f1e8x9v3k4m5n6p7q8'.", []],
+  408: ['REQUEST_TIMEOUT', 'The request did not arrive in time.', []],
   409: [
     'CONFLICT',
     'A user with this email already exists (emails are compared case-insensitively).',
@@ -51,6 +52,7 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
       },
     ],
   ],
+  431: ['HEADERS_TOO_LARGE', 'The request line and headers are larger than the 16 KiB this server reads.', []],
   500: [
     'INTERNAL_ERROR',
     'An internal error occurred. Quote request id req_01jd2gq6f1e8x9v3k4m5n6p7q8 when you report it.',
@@ -67,25 +69,29 @@ const descriptions: Record<number, string> = {
   401: 'No or bad credentials.',
   403: 'Authenticated but not allowed.',
   404: 'Not found.',
+  408: 'The request line, headers or body did not arrive in time; the connection is closed.',
   409: 'Conflict with the current state.',
   412: 'If-Match did not match the current ETag.',
   413: 'The body is larger than 1 MiB.',
   415: 'The body is not of a media type this operation reads.',
   422: 'The Idempotency-Key was already used, within 24 hours, for another method, path or body.',
   429: 'Too many requests from this address; Retry-After says when to try again.',
+  431: 'The request line and headers (a long URL counts) are larger than 16 KiB; the connection is closed.',
   500: 'Internal error; the body says only that, and the request id.',
 };
 
 /**
  * Statuses an operation can answer whatever its route declares: a URL that is not validly encoded (400), the
- * anonymous rate limit (429) and a server failure (500) on every one; a body that is too large or of the wrong
- * type (413, 415) on every method whose body Fastify reads, which is all but GET and HEAD; an Idempotency-Key still
- * in use (409) or used for another request (422) on every POST (edge/idempotency.ts); a credential that is not
- * valid (401) on every one, public or not (edge/authentication.ts), and a scope or an object the caller may not
- * touch (403) on every one that needs credentials (edge/authorization.ts, transports/rest/access.ts).
+ * anonymous rate limit (429) and a server failure (500) on every one, and so are a request too slow to arrive
+ * (408) and a request line and headers over 16 KiB (431), which Node's parser refuses (edge/client-errors.ts); a
+ * body that is too large or of the wrong type (413, 415) on every method whose body Fastify reads, which is all
+ * but GET and HEAD; an Idempotency-Key still in use (409) or used for another request (422) on every POST
+ * (edge/idempotency.ts); a credential that is not valid (401) on every one, public or not
+ * (edge/authentication.ts), and a scope or an object the caller may not touch (403) on every one that needs
+ * credentials (edge/authorization.ts, transports/rest/access.ts).
  */
 const crossCutting: { statuses: number[]; applies(method: string, operation: Doc): boolean }[] = [
-  { statuses: [400, 401, 429, 500], applies: () => true },
+  { statuses: [400, 401, 408, 429, 431, 500], applies: () => true },
   { statuses: [403], applies: (_method, operation) => (operation.security ?? []).length > 0 },
   { statuses: [413, 415], applies: (method) => method !== 'get' },
   { statuses: [409, 422], applies: (method) => method === 'post' },
@@ -175,11 +181,14 @@ const rateLimitHeaders: HeaderName[] = [
  * replay. The rate-limit fields are set by the first hook of every request (edge/rate-limit.ts), but a URL that
  * cannot be decoded is refused with 400 before any hook runs, so a 400 may come without them.
  */
+/** Statuses that can be answered before the rate limiter runs (by the parser, or for a URL it cannot decode). */
+const answeredBeforeTheEdge = [400, 408, 431];
+
 function isRequired(name: HeaderName, status: number): boolean {
   if (name === 'Access-Control-Allow-Origin' || name === 'Idempotent-Replayed') return false;
   // Only a 403 for a missing scope challenges; one for someone else's object or a forbidden field does not.
   if (name === 'WWW-Authenticate') return status === 401;
-  return !(status === 400 && rateLimitHeaders.includes(name));
+  return !(answeredBeforeTheEdge.includes(status) && rateLimitHeaders.includes(name));
 }
 
 interface Answer {
