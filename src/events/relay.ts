@@ -16,6 +16,7 @@
 import { sql } from 'kysely';
 import type { EventBus } from '../adapters/bus/port.ts';
 import { type Clock, systemClock } from '../kernel/clock.ts';
+import { allColumns } from '../storage/columns.ts';
 import { compiledOnce } from '../storage/compiled-once.ts';
 import type { AnyDb, Storage } from '../storage/database.ts';
 import type { DomainEvent, OutboxTable } from '../storage/outbox.ts';
@@ -47,6 +48,18 @@ export interface OutboxRelay {
 
 type OutboxRow = OutboxTable['outbox'] & { position: number };
 
+const outboxColumns = allColumns<OutboxRow>({
+  id: true,
+  type: true,
+  aggregate_type: true,
+  aggregate_id: true,
+  api_version: true,
+  payload: true,
+  created_at: true,
+  published_at: true,
+  position: true,
+});
+
 function toEvent(row: OutboxRow): DomainEvent {
   return {
     id: row.id,
@@ -63,7 +76,7 @@ const waitingEvents = compiledOnce((db, limit: number) =>
   db
     .withTables<{ outbox: OutboxRow }>()
     .selectFrom('outbox')
-    .selectAll()
+    .select(outboxColumns)
     .where('published_at', 'is', null)
     .orderBy('position')
     .limit(limit),

@@ -192,6 +192,42 @@ export function storageConformance(kind: StorageKind): void {
         assert.deepEqual({ ...read }, { price_amount: Number.MAX_SAFE_INTEGER, stock: 2_147_483_647, version: 7 });
         assert.equal(typeof (await count(storage, 'products')), 'number');
       });
+      test('rows read by named columns or by *, before and after another process changes the table, name every value right', async () => {
+        const database = await testDatabase(kind);
+        const [server, migrator] = [openStorage(database.url), openStorage(database.url)];
+        try {
+          await sql`create table shapes (id text primary key, a text, b integer)`.execute(migrator.db);
+          await sql`insert into shapes values ('one', 'first', 1), ('two', 'second', 2)`.execute(migrator.db);
+          const named = () => sql<Record<string, unknown>>`select id, b from shapes order by id`.execute(server.db);
+          const whole = () => sql<Record<string, unknown>>`select * from shapes order by id`.execute(server.db);
+          const plain = async (read: typeof named) => (await read()).rows.map((row) => ({ ...row }));
+          assert.deepEqual(await plain(named), [
+            { id: 'one', b: 1 },
+            { id: 'two', b: 2 },
+          ]);
+          assert.deepEqual(await plain(whole), [
+            { id: 'one', a: 'first', b: 1 },
+            { id: 'two', a: 'second', b: 2 },
+          ]);
+          // A migration that drops one column and adds another keeps the count: the server's statements, prepared
+          // before it, must not put the new values under the old names.
+          await sql`alter table shapes drop column a`.execute(migrator.db);
+          await sql`alter table shapes add column c text`.execute(migrator.db);
+          await sql`update shapes set c = 'new ' || id`.execute(migrator.db);
+          assert.deepEqual(await plain(whole), [
+            { id: 'one', b: 1, c: 'new one' },
+            { id: 'two', b: 2, c: 'new two' },
+          ]);
+          assert.deepEqual(await plain(named), [
+            { id: 'one', b: 1 },
+            { id: 'two', b: 2 },
+          ]);
+        } finally {
+          await server.close();
+          await migrator.close();
+          await database.drop();
+        }
+      });
     });
 
     describe('unique violations', () => {

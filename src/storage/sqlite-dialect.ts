@@ -32,12 +32,55 @@ export function openSqlite(path: string): DatabaseSync {
 /** Kysely writes the same text for every query of one shape (values are bound apart), so a few hundred cover us. */
 const keptStatements = 500;
 
+type Row = Record<string, unknown>;
+
+interface Prepared {
+  statement: StatementSync;
+  reader: boolean;
+  /** Makes a row from the values a statement answers in column order; null where rows are taken as they come. */
+  row: ((values: unknown[]) => Row) | null;
+}
+
+/**
+ * node:sqlite makes each row it answers as an object in dictionary mode, naming every column anew: building it
+ * and then reading its fields cost more than SQLite's own work for a read by primary key (bench/README.md). Asked
+ * for arrays instead, the rows are made here with one shape per statement, which V8 keeps as fast properties.
+ *
+ * Only for statements whose text fixes their columns: SQLite prepares a statement again after a schema change,
+ * possibly in another process, and a `*` then expands to the new columns, which names read once would misplace
+ * (a migration that drops one column and adds another keeps the count). Such statements, and one with a column
+ * named `__proto__` (an assignment would set the prototype), keep node:sqlite's rows.
+ */
+function rowMaker(sql: string, statement: StatementSync): Prepared['row'] {
+  if (sql.includes('*')) return null;
+  const names = statement.columns().map((column) => column.name);
+  if (names.length === 0 || names.includes('__proto__')) return null;
+  statement.setReturnArrays(true);
+  return (values) => {
+    const row: Row = {};
+    for (let index = 0; index < names.length; index++) row[names[index] as string] = values[index];
+    return row;
+  };
+}
+
+function rowsOf(prepared: Prepared, values: unknown[]): Row[] {
+  const { row } = prepared;
+  if (row === null) return values as Row[];
+  const rows = new Array<Row>(values.length);
+  for (let index = 0; index < values.length; index++) rows[index] = row(values[index] as unknown[]);
+  return rows;
+}
+
+function* rowsFrom(prepared: Prepared, values: Iterable<unknown>): IterableIterator<Row> {
+  for (const value of values) yield prepared.row === null ? (value as Row) : prepared.row(value as unknown[]);
+}
+
 export function nodeSqliteDialect(db: DatabaseSync): SqliteDialect {
   // Prepared statements are kept by their text and reused, least recently used dropped first: preparing cost more
   // than running the query in the product-sqlite profile (bench/README.md). Kysely runs one query at a time on this
   // connection, so a statement is never in use twice at once; SQLite prepares one again itself if the schema changes.
-  const statements = new Map<string, { statement: StatementSync; reader: boolean }>();
-  function prepared(sql: string) {
+  const statements = new Map<string, Prepared>();
+  function prepared(sql: string): Prepared {
     const kept = statements.get(sql);
     if (kept) {
       statements.delete(sql);
@@ -45,7 +88,8 @@ export function nodeSqliteDialect(db: DatabaseSync): SqliteDialect {
       return kept;
     }
     const statement = db.prepare(sql);
-    const made = { statement, reader: statement.columns().length > 0 };
+    const row = rowMaker(sql, statement);
+    const made = { statement, reader: row !== null || statement.columns().length > 0, row };
     if (statements.size >= keptStatements) statements.delete(statements.keys().next().value as string);
     statements.set(sql, made);
     return made;
@@ -53,15 +97,16 @@ export function nodeSqliteDialect(db: DatabaseSync): SqliteDialect {
   const database: SqliteDatabase = {
     close: () => db.close(),
     prepare(sql) {
-      const { statement, reader } = prepared(sql);
+      const kept = prepared(sql);
+      const { statement, reader } = kept;
       return {
         reader,
-        all: (parameters) => statement.all(...parameters.map(bind)),
+        all: (parameters) => rowsOf(kept, statement.all(...parameters.map(bind))),
         run: (parameters) => {
           const result = statement.run(...parameters.map(bind));
           return { changes: result.changes, lastInsertRowid: result.lastInsertRowid };
         },
-        iterate: (parameters) => statement.iterate(...parameters.map(bind)),
+        iterate: (parameters) => rowsFrom(kept, statement.iterate(...parameters.map(bind))),
       };
     },
   };

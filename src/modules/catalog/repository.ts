@@ -1,6 +1,7 @@
 // The products table: the only SQL that touches it.
 import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { allColumns } from '../../storage/columns.ts';
 import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
@@ -22,6 +23,20 @@ type ProductsTable = {
   };
 };
 type Row = ProductsTable['products'];
+
+const columns = allColumns<Row>({
+  id: true,
+  name: true,
+  description: true,
+  category: true,
+  price_amount: true,
+  price_currency: true,
+  stock: true,
+  status: true,
+  version: true,
+  created_at: true,
+  updated_at: true,
+});
 
 const sortColumns: Record<string, keyof Row> = {
   createdAt: 'created_at',
@@ -65,7 +80,7 @@ export async function listProducts(
   filters: ProductFilters,
   page: PageRequest,
 ): Promise<PageResult<ProductRecord>> {
-  let query = tables(db).selectFrom('products').selectAll();
+  let query = tables(db).selectFrom('products').select(columns);
   if (filters.category) query = query.where('category', '=', filters.category);
   if (filters.status) query = query.where('status', '=', filters.status);
   if (filters.currency) query = query.where('price_currency', '=', filters.currency);
@@ -80,7 +95,7 @@ export async function listProducts(
 
 // Every read of one product (GET /v1/products/:id) runs it: compiled once, not built again per request.
 const productById = compiledOnce((db, id: string) =>
-  tables(db).selectFrom('products').selectAll().where('id', '=', id),
+  tables(db).selectFrom('products').select(columns).where('id', '=', id),
 );
 
 export async function findProduct(db: AnyDb, id: string): Promise<ProductRecord | null> {
@@ -89,7 +104,7 @@ export async function findProduct(db: AnyDb, id: string): Promise<ProductRecord 
 }
 
 export async function findProducts(db: AnyDb, ids: string[]): Promise<ProductRecord[]> {
-  const rows = await tables(db).selectFrom('products').selectAll().where('id', 'in', ids).execute();
+  const rows = await tables(db).selectFrom('products').select(columns).where('id', 'in', ids).execute();
   return rows.map(toRecord);
 }
 

@@ -2,6 +2,7 @@
 // query, whatever the page size.
 import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { allColumns } from '../../storage/columns.ts';
 import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
@@ -37,6 +38,33 @@ type OrdersTables = {
 };
 type Row = OrdersTables['orders'];
 type ItemRow = OrdersTables['order_items'];
+
+const columns = allColumns<Row>({
+  id: true,
+  customer_id: true,
+  status: true,
+  currency: true,
+  total_amount: true,
+  tracking_carrier: true,
+  tracking_number: true,
+  version: true,
+  created_at: true,
+  updated_at: true,
+  paid_at: true,
+  shipped_at: true,
+  delivered_at: true,
+  cancelled_at: true,
+  returned_at: true,
+  refunded_at: true,
+});
+const itemColumns = allColumns<ItemRow>({
+  order_id: true,
+  position: true,
+  product_id: true,
+  product_name: true,
+  quantity: true,
+  unit_price_amount: true,
+});
 
 const sortColumns: Record<string, keyof Row> = { createdAt: 'created_at', total: 'total_amount' };
 
@@ -110,7 +138,7 @@ async function withItems(db: AnyDb, rows: Row[]): Promise<OrderRecord[]> {
   if (rows.length === 0) return [];
   const itemRows = await tables(db)
     .selectFrom('order_items')
-    .selectAll()
+    .select(itemColumns)
     .where(
       'order_id',
       'in',
@@ -129,7 +157,7 @@ export async function listOrders(
   filters: OrderFilters,
   page: PageRequest,
 ): Promise<PageResult<OrderRecord>> {
-  let query = tables(db).selectFrom('orders').selectAll();
+  let query = tables(db).selectFrom('orders').select(columns);
   if (filters.status) query = query.where('status', '=', filters.status);
   if (filters.customerId) query = query.where('customer_id', '=', filters.customerId);
   if (filters.createdFrom) query = query.where('created_at', '>=', filters.createdFrom);
@@ -140,12 +168,12 @@ export async function listOrders(
 }
 
 export async function findOrder(db: AnyDb, id: string): Promise<OrderRecord | null> {
-  const row = await tables(db).selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await tables(db).selectFrom('orders').select(columns).where('id', '=', id).executeTakeFirst();
   return row ? ((await withItems(db, [row]))[0] ?? null) : null;
 }
 
 export async function findOrders(db: AnyDb, ids: string[]): Promise<OrderRecord[]> {
-  const rows = await tables(db).selectFrom('orders').selectAll().where('id', 'in', ids).execute();
+  const rows = await tables(db).selectFrom('orders').select(columns).where('id', 'in', ids).execute();
   return withItems(db, rows);
 }
 

@@ -3,6 +3,7 @@
 import type { Generated, Kysely, Selectable } from 'kysely';
 import { newId } from '../../kernel/ids.ts';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { allColumns } from '../../storage/columns.ts';
 import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
@@ -57,6 +58,35 @@ export type WebhooksTables = {
 };
 type EndpointRow = WebhooksTables['webhook_endpoints'];
 type DeliveryRow = WebhooksTables['webhook_deliveries'];
+
+const endpointColumnNames = allColumns<EndpointRow>({
+  id: true,
+  owner_id: true,
+  url: true,
+  events: true,
+  description: true,
+  enabled: true,
+  secret_ciphertext: true,
+  previous_secret_ciphertext: true,
+  previous_secret_until: true,
+  disabled_reason: true,
+  failing_since: true,
+  version: true,
+  created_at: true,
+  updated_at: true,
+});
+const deliveryColumnNames = allColumns<DeliveryRow>({
+  id: true,
+  endpoint_id: true,
+  event_id: true,
+  event_type: true,
+  payload: true,
+  status: true,
+  attempts: true,
+  next_attempt_at: true,
+  last_attempt_at: true,
+  created_at: true,
+});
 type AttemptRow = Selectable<WebhooksTables['webhook_attempts']>;
 
 const tables = (db: AnyDb): Kysely<WebhooksTables> => db.withTables<WebhooksTables>();
@@ -137,7 +167,7 @@ export async function insertEndpoint(
 
 // The worker reads the endpoint before every attempt: compiled once, not built again per delivery.
 const endpointById = compiledOnce((db, id: string) =>
-  tables(db).selectFrom('webhook_endpoints').selectAll().where('id', '=', id),
+  tables(db).selectFrom('webhook_endpoints').select(endpointColumnNames).where('id', '=', id),
 );
 
 export async function findEndpoint(db: AnyDb, id: string): Promise<WebhookEndpointRecord | null> {
@@ -170,7 +200,7 @@ export async function listEndpoints(
   filters: EndpointFilters,
   page: PageRequest,
 ): Promise<PageResult<WebhookEndpointRecord>> {
-  let query = tables(db).selectFrom('webhook_endpoints').selectAll();
+  let query = tables(db).selectFrom('webhook_endpoints').select(endpointColumnNames);
   if (filters.ownerId) query = query.where('owner_id', '=', filters.ownerId);
   if (filters.enabled !== undefined) query = query.where('enabled', '=', filters.enabled ? 1 : 0);
   const result = await paginate(query, page, 'created_at', (row) => row.created_at);
@@ -214,7 +244,11 @@ export async function deleteEndpoint(db: AnyDb, id: string): Promise<boolean> {
 
 /** Every enabled endpoint. */
 export async function enabledEndpoints(db: AnyDb): Promise<WebhookEndpointRecord[]> {
-  const rows = await tables(db).selectFrom('webhook_endpoints').selectAll().where('enabled', '=', 1).execute();
+  const rows = await tables(db)
+    .selectFrom('webhook_endpoints')
+    .select(endpointColumnNames)
+    .where('enabled', '=', 1)
+    .execute();
   return rows.map(toEndpoint);
 }
 
@@ -284,7 +318,11 @@ export async function createDeliveries(
 }
 
 export async function findDelivery(db: AnyDb, id: string): Promise<WebhookDeliveryRecord | null> {
-  const row = await tables(db).selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await tables(db)
+    .selectFrom('webhook_deliveries')
+    .select(deliveryColumnNames)
+    .where('id', '=', id)
+    .executeTakeFirst();
   return row ? toDelivery(row) : null;
 }
 
@@ -293,7 +331,10 @@ export async function listDeliveries(
   filters: { endpointId: string; status?: DeliveryStatus },
   page: PageRequest,
 ): Promise<PageResult<WebhookDeliveryRecord>> {
-  let query = tables(db).selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', filters.endpointId);
+  let query = tables(db)
+    .selectFrom('webhook_deliveries')
+    .select(deliveryColumnNames)
+    .where('endpoint_id', '=', filters.endpointId);
   if (filters.status) query = query.where('status', '=', filters.status);
   const result = await paginate(query, page, 'created_at', (row) => row.created_at);
   return { ...result, items: result.items.map(toDelivery) };
