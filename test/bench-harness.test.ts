@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BenchError, freePort, startProcess } from '../bench/harness.ts';
+import { type CpuProfile, sharesByOwner } from '../bench/profile-owners.ts';
 import {
   type BenchReport,
   busyNote,
@@ -116,6 +117,62 @@ const runBench = (args: string[], env: Record<string, string> = {}) =>
     env: { PATH: process.env.PATH ?? '', ...env },
     encoding: 'utf8',
   });
+
+test("a profile's busy samples go to the first frame with a source file above them; start-up and idle are left out", () => {
+  const frame = (functionName: string, url = '') => ({ functionName, url });
+  const root = '/work/main';
+  // (root) → the parser's callback (node) → a Fastify hook → our rate limiter → a Map lookup (native)
+  //                                                      → Node's writeHead (node) → header validation (native)
+  //        → the reply's socket write; start-up's schema compilation; idle.
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 7, 9, 10] },
+      { id: 2, callFrame: frame('parserOnIncoming', 'node:_http_server'), children: [3] },
+      { id: 3, callFrame: frame('hookRunner', `${root}/node_modules/fastify/lib/hooks.js`), children: [4, 5] },
+      { id: 4, callFrame: frame('consume', `${root}/src/edge/rate-limit.ts`), children: [6] },
+      { id: 5, callFrame: frame('writeHead', 'node:_http_server'), children: [8] },
+      { id: 6, callFrame: frame('get') },
+      { id: 7, callFrame: frame('writeUtf8String') },
+      { id: 8, callFrame: frame('checkInvalidHeaderChar', 'node:_http_common') },
+      { id: 9, callFrame: frame('build', `${root}/node_modules/avvio/index.js`) },
+      { id: 10, callFrame: frame('(idle)') },
+    ],
+    samples: [6, 6, 6, 4, 8, 8, 3, 7, 7, 7, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10],
+  };
+  assert.deepEqual(
+    sharesByOwner(profile).map(({ owner, share }) => [owner, Number(share.toFixed(3))]),
+    [
+      ['ours: edge', 0.4],
+      ['node: socket write (system call)', 0.3],
+      ['package: fastify', 0.3],
+    ],
+  );
+  assert.deepEqual(
+    sharesByOwner(profile, { byFile: true }).map(({ owner }) => owner),
+    ['ours: edge/rate-limit.ts', 'node: socket write (system call)', 'package: fastify'],
+  );
+});
+
+test('bench:owners refuses a missing file and a file that is not a profile in one line each, exit 1', () => {
+  const owners = (file: string) =>
+    spawnSync(process.execPath, [fileURLToPath(new URL('../bench/profile-owners.ts', import.meta.url)), file], {
+      encoding: 'utf8',
+    });
+  const dir = mkdtempSync(join(tmpdir(), 'portico-owners-'));
+  try {
+    const missing = owners(join(dir, 'none.cpuprofile'));
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^bench:owners: cannot read .*none\.cpuprofile: ENOENT[^\n]*\n$/);
+    const notProfile = join(dir, 'results.json');
+    writeFileSync(notProfile, '{"scenarios": []}');
+    const wrong = owners(notProfile);
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /^bench:owners: .*results\.json is not a \.cpuprofile \(no nodes and samples\)\n$/);
+    assert.equal(wrong.stdout, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('an unknown scenario name is one clear line and exit 2, before anything starts', () => {
   const result = runBench(['no-such-scenario']);
