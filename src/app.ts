@@ -288,12 +288,7 @@ export async function buildApp({
   const webhookTargets = { allowPrivate: config.webhookAllowPrivateTargets };
   const webhookEndpoints = webhookEndpointsService(storage, clock, { users, targets: webhookTargets });
   webhookEndpointsRoutes(app, webhookEndpoints, context);
-  webhookDeliveriesRoutes(
-    app,
-    { deliveries: deliveriesService(storage, clock, users), endpoints: webhookEndpoints },
-    context,
-  );
-  await installWebhookDelivery(app, {
+  const webhookDelivery = await installWebhookDelivery(app, {
     storage,
     clock,
     bus,
@@ -301,9 +296,15 @@ export async function buildApp({
     owners: users,
     retryScheduleMs: config.webhookRetryScheduleMs,
     timeoutMs: config.webhookTimeoutMs,
+    pollMs: config.webhookPollMs,
     targets: webhookTargets,
     runWorker: webhookWorker,
   });
+  webhookDeliveriesRoutes(
+    app,
+    { deliveries: deliveriesService(storage, clock, users, webhookDelivery.dueNow), endpoints: webhookEndpoints },
+    context,
+  );
   deprecatedUsageRoutes(app, deprecatedCalls);
   metricsRoutes(app, { requests: requestCounts, ...(redis ? { keyValueHealth: redis.health } : {}), deprecatedCalls });
 

@@ -36,6 +36,7 @@ test('with no environment the defaults are those of the CONTRACT', () => {
     },
     webhookRetryScheduleMs: [minute, 5 * minute, 30 * minute, 2 * hour, 12 * hour, 24 * hour],
     webhookTimeoutMs: 10_000,
+    webhookPollMs: 1_000,
     webhookAllowPrivateTargets: false,
     accessTokens: { algorithm: 'EdDSA', hs256Secret: null },
   });
@@ -73,6 +74,7 @@ test('every variable is read when set to a good value', () => {
     RATE_LIMIT_TIERS: 'free=500/50, internal=none/99',
     WEBHOOK_RETRY_SCHEDULE: '30s, 1h,2d',
     WEBHOOK_TIMEOUT: '5s',
+    WEBHOOK_POLL: '250ms',
     WEBHOOK_ALLOW_PRIVATE_TARGETS: '1',
     JWT_ALGORITHM: 'ES256',
   });
@@ -100,6 +102,7 @@ test('every variable is read when set to a good value', () => {
     },
     webhookRetryScheduleMs: [30_000, hour, 48 * hour],
     webhookTimeoutMs: 5_000,
+    webhookPollMs: 250,
     webhookAllowPrivateTargets: true,
     accessTokens: { algorithm: 'ES256', hs256Secret: null },
   });
@@ -210,6 +213,9 @@ const badValues: [string, Record<string, string>][] = [
   ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '1m,soon' }],
   ['WEBHOOK_TIMEOUT', { WEBHOOK_TIMEOUT: '0s' }],
   ['WEBHOOK_TIMEOUT', { WEBHOOK_TIMEOUT: '10' }],
+  ['WEBHOOK_POLL', { WEBHOOK_POLL: '5ms' }],
+  ['WEBHOOK_POLL', { WEBHOOK_POLL: '2h' }],
+  ['WEBHOOK_POLL', { WEBHOOK_POLL: '1000' }],
   ['WEBHOOK_ALLOW_PRIVATE_TARGETS', { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' }],
   ['WEBHOOK_ALLOW_PRIVATE_TARGETS', { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'yes' }],
   ['WEBHOOK_ALLOW_PRIVATE_TARGETS', { WEBHOOK_ALLOW_PRIVATE_TARGETS: '2' }],

@@ -38,6 +38,8 @@ export interface Config {
   webhookRetryScheduleMs: number[];
   /** How long one delivery attempt may take (WEBHOOK_TIMEOUT); a worker's claim on a delivery lasts a few times this. */
   webhookTimeoutMs: number;
+  /** How often a worker looks for due deliveries nobody told it about (WEBHOOK_POLL): another process's, or retries. */
+  webhookPollMs: number;
   webhookAllowPrivateTargets: boolean;
   /** How access tokens are signed: an asymmetric key kept in the database, or HS256 with a configured secret. */
   accessTokens: AccessTokenConfig;
@@ -195,6 +197,17 @@ function readWebhookTimeout(env: Env): number {
   return ms;
 }
 
+function readWebhookPoll(env: Env): number {
+  const raw = env.WEBHOOK_POLL ?? '1s';
+  const ms = parseDurationMs(raw);
+  // Longer than an hour would leave another process's deliveries waiting as long (and past 24.8 days Node's timers
+  // fire at once).
+  if (ms === null || ms < 10 || ms > 3_600_000) {
+    throw new ConfigError('WEBHOOK_POLL', `must be a duration from 10ms to 1h such as '1s', got '${raw}'`);
+  }
+  return ms;
+}
+
 function readAmqpPrefix(env: Env): string {
   const raw = env.AMQP_PREFIX ?? 'portico';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(raw)) {
@@ -320,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitTiers: readRateLimitTiers(env),
     webhookRetryScheduleMs: readSchedule(env),
     webhookTimeoutMs: readWebhookTimeout(env),
+    webhookPollMs: readWebhookPoll(env),
     webhookAllowPrivateTargets: readFlag(env, 'WEBHOOK_ALLOW_PRIVATE_TARGETS'),
     accessTokens: readAccessTokens(env),
   };

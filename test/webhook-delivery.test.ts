@@ -988,3 +988,43 @@ if (storageKinds().includes('postgres')) {
     }
   });
 }
+
+test("a test event, a retry and a replay are sent at once by the server's own worker, not at its next poll", async () => {
+  // An hour between polls: what arrives in this test was sent because the route told the worker.
+  const server = await startServer({ env: { WEBHOOK_ALLOW_PRIVATE_TARGETS: '1', WEBHOOK_POLL: '1h' } });
+  const hooks = await receiver(() => Date.now());
+  try {
+    const api = client(server);
+    const created = await api('POST', '/v1/webhook-endpoints', {
+      body: { url: `${hooks.origin}/hooks`, events: ['product.*'] },
+    });
+    assert.equal(created.status, 201, created.text);
+    const endpoint = `/v1/webhook-endpoints/${created.body.id}`;
+    const received = (count: number) =>
+      waitFor(`${count} receipts`, async () => (hooks.received.length >= count ? hooks.received : null));
+
+    const test = await api('POST', `${endpoint}/test`);
+    assert.equal(test.status, 202, test.text);
+    assert.equal((await received(1))[0]?.headers['webhook-id'], test.body.eventId);
+
+    const retried = await api('POST', `${endpoint}/deliveries/${test.body.id}/retry`);
+    assert.equal(retried.status, 202, retried.text);
+    assert.equal((await received(2))[1]?.headers['webhook-id'], test.body.eventId);
+
+    const from = new Date(Date.now() - 1000).toISOString();
+    const product = await api('POST', '/v1/products', {
+      body: { name: 'Desk lamp', category: 'home', price: { amount: 1250, currency: 'EUR' }, stock: 5 },
+    });
+    assert.equal(product.status, 201, product.text);
+    const [, , fannedOut] = await received(3);
+    const replay = await api('POST', `${endpoint}/replay`, {
+      body: { from, to: new Date(Date.now() + 1000).toISOString() },
+    });
+    assert.equal(replay.status, 202, replay.text);
+    assert.equal(replay.body.events, 1);
+    assert.equal((await received(4))[3]?.headers['webhook-id'], fannedOut?.headers['webhook-id']);
+  } finally {
+    await hooks.close();
+    await server.close();
+  }
+});

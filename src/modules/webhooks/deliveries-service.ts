@@ -1,5 +1,6 @@
 // The delivery log and its controls: an endpoint's deliveries with their attempts, sending one again, replaying a
-// time range of events, and a test event. Each only makes deliveries due; the worker sends them.
+// time range of events, and a test event. Each only makes deliveries due, and tells this process's worker, which
+// sends them.
 import type { Clock } from '../../kernel/clock.ts';
 import { ApiError, invalid, notFound } from '../../kernel/errors.ts';
 import { isId, newId } from '../../kernel/ids.ts';
@@ -39,7 +40,16 @@ function requireEnabled(endpoint: WebhookEndpointRecord): void {
   }
 }
 
-export function deliveriesService(storage: Storage, clock: Clock, owners: EndpointOwners): DeliveriesService {
+/**
+ * `dueNow` is told after each commit that made deliveries due, so that this process's worker sends them at once
+ * (delivery-runtime.ts).
+ */
+export function deliveriesService(
+  storage: Storage,
+  clock: Clock,
+  owners: EndpointOwners,
+  dueNow: () => void,
+): DeliveriesService {
   const db = storage.db;
 
   async function withAttempts(deliveries: WebhookDeliveryRecord[]): Promise<DeliveryWithAttempts[]> {
@@ -74,6 +84,7 @@ export function deliveriesService(storage: Storage, clock: Clock, owners: Endpoi
       await get(endpoint, deliveryId);
       requireEnabled(endpoint);
       await requeueDelivery(db, endpoint.id, deliveryId, clock());
+      dueNow();
       return get(endpoint, deliveryId);
     },
 
@@ -106,6 +117,7 @@ export function deliveriesService(storage: Storage, clock: Clock, owners: Endpoi
         wanted.map((event) => ({ event: webhookEvent(event), endpoints: [endpoint] })),
         now,
       );
+      if (wanted.length > 0) dueNow();
       return wanted.length;
     },
 
@@ -133,6 +145,7 @@ export function deliveriesService(storage: Storage, clock: Clock, owners: Endpoi
         now,
       );
       if (!made) throw new ApiError('INTERNAL_ERROR', 'internal error');
+      dueNow();
       return get(endpoint, made.id);
     },
   };

@@ -24,12 +24,26 @@ export interface WebhookDeliveryOptions {
   owners: EndpointOwners;
   retryScheduleMs: readonly number[];
   timeoutMs: number;
+  /** How often the worker looks for due deliveries nobody nudged it about. */
+  pollMs: number;
   targets: TargetOptions;
   /** Whether this process sends deliveries; a suite that drives its own worker turns it off. */
   runWorker: boolean;
 }
 
-export async function installWebhookDelivery(app: FastifyInstance, options: WebhookDeliveryOptions): Promise<void> {
+/** What the rest of the process may tell the delivery runtime. */
+export interface WebhookDelivery {
+  /**
+   * Deliveries were made due (a retry, a replay, a test event): this process's worker sends them without waiting
+   * for its poll. Other processes' workers find them at theirs.
+   */
+  dueNow(): void;
+}
+
+export async function installWebhookDelivery(
+  app: FastifyInstance,
+  options: WebhookDeliveryOptions,
+): Promise<WebhookDelivery> {
   const enqueue = enqueueDeliveries(options.storage, options.clock, options.owners);
   const worker = options.runWorker
     ? webhookWorker({
@@ -38,6 +52,7 @@ export async function installWebhookDelivery(app: FastifyInstance, options: Webh
         endpoints: options.endpoints,
         retryScheduleMs: options.retryScheduleMs,
         timeoutMs: options.timeoutMs,
+        pollMs: options.pollMs,
         targets: options.targets,
         log: app.log,
       })
@@ -53,7 +68,9 @@ export async function installWebhookDelivery(app: FastifyInstance, options: Webh
     },
     { maxBatch: fanOutBatch },
   );
-  if (!worker) return;
+  const delivery = { dueNow: () => worker?.nudge() };
+  if (!worker) return delivery;
   app.addHook('onReady', async () => worker.start());
   app.addHook('onClose', () => worker.stop());
+  return delivery;
 }
