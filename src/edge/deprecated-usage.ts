@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Clock } from '../kernel/clock.ts';
 import { Timestamp } from '../kernel/schemas.ts';
+import { allColumns } from '../storage/columns.ts';
 import type { Storage } from '../storage/database.ts';
 import { errorResponses } from '../transports/rest/error-responses.ts';
 import type { ApiVersion, DeprecatedCalls } from './versioning.ts';
@@ -19,6 +20,16 @@ type CallsTable = {
     last_called_at: string | Date;
   };
 };
+
+type CallRow = CallsTable['deprecated_calls'];
+
+const callColumns = allColumns<CallRow>({
+  version: true,
+  caller: true,
+  user_id: true,
+  calls: true,
+  last_called_at: true,
+});
 
 export interface DeprecatedUsage {
   version: string;
@@ -103,7 +114,7 @@ export function deprecatedCallCounter(storage: Storage, clock: Clock): Deprecate
       await flush();
       const rows = await db
         .selectFrom('deprecated_calls')
-        .selectAll()
+        .select(callColumns)
         .orderBy('calls', 'desc')
         .orderBy('caller')
         .$if(limit !== undefined, (query) => query.limit(limit ?? 0))

@@ -16,10 +16,9 @@
 import { sql } from 'kysely';
 import type { EventBus } from '../adapters/bus/port.ts';
 import { type Clock, systemClock } from '../kernel/clock.ts';
-import { allColumns } from '../storage/columns.ts';
 import { compiledOnce } from '../storage/compiled-once.ts';
 import type { AnyDb, Storage } from '../storage/database.ts';
-import type { DomainEvent, OutboxTable } from '../storage/outbox.ts';
+import { type DomainEvent, type OutboxTable, outboxColumns } from '../storage/outbox.ts';
 
 export interface OutboxRelayOptions {
   storage: Storage;
@@ -48,17 +47,8 @@ export interface OutboxRelay {
 
 type OutboxRow = OutboxTable['outbox'] & { position: number };
 
-const outboxColumns = allColumns<OutboxRow>({
-  id: true,
-  type: true,
-  aggregate_type: true,
-  aggregate_id: true,
-  api_version: true,
-  payload: true,
-  created_at: true,
-  published_at: true,
-  position: true,
-});
+/** The outbox's columns and its position, which orders the relay's batches. */
+const relayColumns = [...outboxColumns, 'position' as const];
 
 function toEvent(row: OutboxRow): DomainEvent {
   return {
@@ -76,7 +66,7 @@ const waitingEvents = compiledOnce((db, limit: number) =>
   db
     .withTables<{ outbox: OutboxRow }>()
     .selectFrom('outbox')
-    .select(outboxColumns)
+    .select(relayColumns)
     .where('published_at', 'is', null)
     .orderBy('position')
     .limit(limit),

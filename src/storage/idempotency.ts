@@ -1,5 +1,6 @@
 // The Idempotency-Key store: one row per key, claimed atomically before the work, completed with the response and
 // replayed until it expires. Every step is a single statement, so processes sharing the database agree on each key.
+import { allColumns } from './columns.ts';
 import type { Storage } from './database.ts';
 
 type IdempotencyTable = {
@@ -14,6 +15,19 @@ type IdempotencyTable = {
     expires_at: string;
   };
 };
+
+type IdempotencyRow = IdempotencyTable['idempotency_keys'];
+
+const idempotencyColumns = allColumns<IdempotencyRow>({
+  key: true,
+  request_hash: true,
+  state: true,
+  response_status: true,
+  response_headers: true,
+  response_body: true,
+  created_at: true,
+  expires_at: true,
+});
 
 /** What a replay sends again: the first answer's status, the headers that describe it, and its body. */
 export interface StoredResponse {
@@ -78,7 +92,11 @@ export function idempotencyStore(
   const db = storage.db.withTables<IdempotencyTable>();
 
   async function find(key: string): Promise<IdempotencyRecord | null> {
-    const row = await db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).executeTakeFirst();
+    const row = await db
+      .selectFrom('idempotency_keys')
+      .select(idempotencyColumns)
+      .where('key', '=', key)
+      .executeTakeFirst();
     if (!row) return null;
     const response =
       row.state === 'complete' && row.response_status !== null

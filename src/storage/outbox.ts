@@ -1,5 +1,7 @@
 // The transactional outbox: events are appended in the transaction that makes the change they describe.
+
 import { newId } from '../kernel/ids.ts';
+import { allColumns } from './columns.ts';
 import { compiledOnce } from './compiled-once.ts';
 import type { AnyDb } from './database.ts';
 
@@ -24,6 +26,18 @@ export type OutboxTable = {
     published_at: string | null;
   };
 };
+
+/** The outbox's columns, for reads of whole events. */
+export const outboxColumns = allColumns<OutboxTable['outbox']>({
+  id: true,
+  type: true,
+  aggregate_type: true,
+  aggregate_id: true,
+  api_version: true,
+  payload: true,
+  created_at: true,
+  published_at: true,
+});
 
 export const currentApiVersion = 'v1';
 

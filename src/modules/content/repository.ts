@@ -1,6 +1,7 @@
 // The posts, post_tags and comments tables: the only SQL that touches them.
 import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../kernel/pagination.ts';
+import { allColumns } from '../../storage/columns.ts';
 import type { AnyDb } from '../../storage/database.ts';
 import { paginate } from '../../storage/paginate.ts';
 import type { CommentFilters, CommentRecord, PostFilters, PostRecord } from './schema.ts';
@@ -31,6 +32,27 @@ type ContentTables = {
 };
 type PostRow = ContentTables['posts'];
 type CommentRow = ContentTables['comments'];
+
+const postColumns = allColumns<PostRow>({
+  id: true,
+  author_id: true,
+  title: true,
+  body: true,
+  tags: true,
+  published_at: true,
+  version: true,
+  created_at: true,
+  updated_at: true,
+});
+const commentColumns = allColumns<CommentRow>({
+  id: true,
+  post_id: true,
+  author_id: true,
+  body: true,
+  version: true,
+  created_at: true,
+  updated_at: true,
+});
 
 const tables = (db: AnyDb): Kysely<ContentTables> => db.withTables<ContentTables>();
 
@@ -85,7 +107,7 @@ const tagRows = (posts: PostRecord[]) => posts.flatMap((post) => post.tags.map((
  */
 export async function listPosts(db: AnyDb, filters: PostFilters, page: PageRequest): Promise<PageResult<PostRecord>> {
   const posts = tables(db);
-  let query = posts.selectFrom('posts').selectAll();
+  let query = posts.selectFrom('posts').select(postColumns);
   const reader = filters.visibleTo;
   if (reader)
     query = query.where((row) => row.or([row('published_at', 'is not', null), row('author_id', '=', reader)]));
@@ -104,12 +126,12 @@ export async function listPosts(db: AnyDb, filters: PostFilters, page: PageReque
 }
 
 export async function findPost(db: AnyDb, id: string): Promise<PostRecord | null> {
-  const row = await tables(db).selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await tables(db).selectFrom('posts').select(postColumns).where('id', '=', id).executeTakeFirst();
   return row ? toPost(row) : null;
 }
 
 export async function findPosts(db: AnyDb, ids: string[]): Promise<PostRecord[]> {
-  const rows = await tables(db).selectFrom('posts').selectAll().where('id', 'in', ids).execute();
+  const rows = await tables(db).selectFrom('posts').select(postColumns).where('id', 'in', ids).execute();
   return rows.map(toPost);
 }
 
@@ -176,7 +198,7 @@ export async function listComments(
   filters: CommentFilters,
   page: PageRequest,
 ): Promise<PageResult<CommentRecord>> {
-  let query = tables(db).selectFrom('comments').selectAll();
+  let query = tables(db).selectFrom('comments').select(commentColumns);
   if (filters.postId) query = query.where('post_id', '=', filters.postId);
   if (filters.author) query = query.where('author_id', '=', filters.author);
   if (filters.createdFrom) query = query.where('created_at', '>=', filters.createdFrom);
@@ -187,12 +209,12 @@ export async function listComments(
 }
 
 export async function findComment(db: AnyDb, id: string): Promise<CommentRecord | null> {
-  const row = await tables(db).selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await tables(db).selectFrom('comments').select(commentColumns).where('id', '=', id).executeTakeFirst();
   return row ? toComment(row) : null;
 }
 
 export async function findComments(db: AnyDb, ids: string[]): Promise<CommentRecord[]> {
-  const rows = await tables(db).selectFrom('comments').selectAll().where('id', 'in', ids).execute();
+  const rows = await tables(db).selectFrom('comments').select(commentColumns).where('id', 'in', ids).execute();
   return rows.map(toComment);
 }
 

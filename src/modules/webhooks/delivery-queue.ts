@@ -13,7 +13,7 @@
 import { type Kysely, sql } from 'kysely';
 import { compiledOnce } from '../../storage/compiled-once.ts';
 import type { AnyDb, Storage } from '../../storage/database.ts';
-import { appendEvent, type DomainEvent, domainEvent, type OutboxTable } from '../../storage/outbox.ts';
+import { appendEvent, type DomainEvent, domainEvent, type OutboxTable, outboxColumns } from '../../storage/outbox.ts';
 import type { WebhooksTables } from './repository.ts';
 import type { DeliveryStatus } from './schema.ts';
 
@@ -316,7 +316,7 @@ export async function outboxEventsBetween(db: AnyDb, from: string, to: string, l
   const rows = await db
     .withTables<OutboxTable>()
     .selectFrom('outbox')
-    .selectAll()
+    .select(outboxColumns)
     .where('created_at', '>=', from)
     .where('created_at', '<', to)
     .orderBy(sql.ref('position'))

@@ -88,6 +88,15 @@ const deliveryColumnNames = allColumns<DeliveryRow>({
   created_at: true,
 });
 type AttemptRow = Selectable<WebhooksTables['webhook_attempts']>;
+const attemptColumnNames = allColumns<AttemptRow>({
+  position: true,
+  delivery_id: true,
+  attempted_at: true,
+  status_code: true,
+  error: true,
+  latency_ms: true,
+  response_body: true,
+});
 
 const tables = (db: AnyDb): Kysely<WebhooksTables> => db.withTables<WebhooksTables>();
 
@@ -366,7 +375,7 @@ export async function attemptsOf(
   if (deliveryIds.length === 0) return byDelivery;
   const rows = await tables(db)
     .selectFrom('webhook_attempts')
-    .selectAll()
+    .select(attemptColumnNames)
     .where('delivery_id', 'in', deliveryIds)
     .orderBy('position')
     .execute();

@@ -1,5 +1,6 @@
 // The accounts module's SQL: the password column of users, refresh tokens and signing keys, and only that.
 import type { Kysely } from 'kysely';
+import { allColumns } from '../../../storage/columns.ts';
 import type { AnyDb } from '../../../storage/database.ts';
 import type { Role } from '../principal.ts';
 
@@ -24,6 +25,28 @@ type AccountsTables = {
     superseded_at: string | null;
   };
 };
+
+type RefreshTokenRow = AccountsTables['refresh_tokens'];
+type SigningKeyRow = AccountsTables['signing_keys'];
+
+const refreshTokenColumns = allColumns<RefreshTokenRow>({
+  id: true,
+  token_hash: true,
+  family_id: true,
+  user_id: true,
+  created_at: true,
+  expires_at: true,
+  used_at: true,
+  revoked_at: true,
+});
+const signingKeyColumns = allColumns<SigningKeyRow>({
+  kid: true,
+  algorithm: true,
+  private_jwk: true,
+  public_jwk: true,
+  created_at: true,
+  superseded_at: true,
+});
 
 const tables = (db: AnyDb): Kysely<AccountsTables> => db.withTables<AccountsTables>();
 
@@ -97,7 +120,7 @@ export async function insertRefreshToken(db: AnyDb, token: RefreshTokenRecord): 
 export async function findRefreshToken(db: AnyDb, tokenHash: string): Promise<RefreshTokenRecord | null> {
   const row = await tables(db)
     .selectFrom('refresh_tokens')
-    .selectAll()
+    .select(refreshTokenColumns)
     .where('token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (!row) return null;
@@ -147,7 +170,7 @@ export interface SigningKeyRecord {
 export async function listSigningKeys(db: AnyDb, since: string): Promise<SigningKeyRecord[]> {
   const rows = await tables(db)
     .selectFrom('signing_keys')
-    .selectAll()
+    .select(signingKeyColumns)
     .where((eb) => eb.or([eb('superseded_at', 'is', null), eb('superseded_at', '>', since)]))
     .orderBy('created_at', 'desc')
     .orderBy('kid', 'desc')

@@ -1,6 +1,7 @@
 // The api_keys and api_key_secrets tables: the only SQL that touches them.
 import type { Kysely } from 'kysely';
 import type { PageRequest, PageResult } from '../../../kernel/pagination.ts';
+import { allColumns } from '../../../storage/columns.ts';
 import type { AnyDb } from '../../../storage/database.ts';
 import { paginate } from '../../../storage/paginate.ts';
 import type { Tier } from '../principal.ts';
@@ -32,6 +33,25 @@ type Tables = {
   };
 };
 type Row = Tables['api_keys'];
+
+const columns = allColumns<Row>({
+  id: true,
+  owner_id: true,
+  name: true,
+  type: true,
+  mode: true,
+  scopes: true,
+  tier: true,
+  api_version: true,
+  prefix: true,
+  last4: true,
+  version: true,
+  created_at: true,
+  last_used_at: true,
+  expires_at: true,
+  revoked_at: true,
+});
+const qualifiedColumns = columns.map((name) => `api_keys.${name}` as const);
 
 const tables = (db: AnyDb): Kysely<Tables> => db.withTables<Tables>();
 
@@ -81,13 +101,13 @@ export async function insertKey(db: AnyDb, key: ApiKeyRecord, secretHash: string
 }
 
 export async function listKeys(db: AnyDb, ownerId: string, page: PageRequest): Promise<PageResult<ApiKeyRecord>> {
-  const query = tables(db).selectFrom('api_keys').selectAll().where('owner_id', '=', ownerId);
+  const query = tables(db).selectFrom('api_keys').select(columns).where('owner_id', '=', ownerId);
   const result = await paginate(query, page, 'created_at', (row) => row.created_at);
   return { ...result, items: result.items.map(toRecord) };
 }
 
 export async function findKey(db: AnyDb, id: string): Promise<ApiKeyRecord | null> {
-  const row = await tables(db).selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await tables(db).selectFrom('api_keys').select(columns).where('id', '=', id).executeTakeFirst();
   return row ? toRecord(row) : null;
 }
 
@@ -99,7 +119,7 @@ export async function findBySecretHash(
   const row = await tables(db)
     .selectFrom('api_key_secrets')
     .innerJoin('api_keys', 'api_keys.id', 'api_key_secrets.key_id')
-    .selectAll('api_keys')
+    .select(qualifiedColumns)
     .select('api_key_secrets.expires_at as secret_expires_at')
     .where('api_key_secrets.secret_hash', '=', secretHash)
     .executeTakeFirst();
