@@ -222,6 +222,21 @@ export function storageConformance(kind: StorageKind): void {
             { id: 'one', b: 1 },
             { id: 'two', b: 2 },
           ]);
+          // Streamed rows are made as read ones are (pg streams only through a cursor, which this code base does
+          // not use).
+          if (kind === 'sqlite') {
+            const streamed: Record<string, unknown>[] = [];
+            const query = server.db
+              .withTables<{ shapes: { id: string; b: number; c: string } }>()
+              .selectFrom('shapes')
+              .select(['id', 'c'])
+              .orderBy('id');
+            for await (const row of query.stream()) streamed.push({ ...row });
+            assert.deepEqual(streamed, [
+              { id: 'one', c: 'new one' },
+              { id: 'two', c: 'new two' },
+            ]);
+          }
         } finally {
           await server.close();
           await migrator.close();
