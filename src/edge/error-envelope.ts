@@ -18,7 +18,6 @@ const titles: Record<ErrorCode, string> = {
   PAYLOAD_TOO_LARGE: 'Payload too large',
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
   IDEMPOTENCY_KEY_MISMATCH: 'Idempotency-Key reused for another request',
-  PRECONDITION_REQUIRED: 'Precondition required',
   HEADERS_TOO_LARGE: 'Request header fields too large',
   RATE_LIMITED: 'Too many requests',
   INTERNAL_ERROR: 'Internal error',
