@@ -52,6 +52,15 @@ describe('usage and configuration errors', () => {
     assert.doesNotMatch(result.stderr, /\bat .+:\d+:\d+/, 'no stack trace');
   });
 
+  test('port 0 on an address this machine does not have is one line naming the address, exit 1', async () => {
+    const { url } = await tempDatabase();
+    const result = await runCli(['serve', '--host', '192.0.2.1', '--port', '0'], { DATABASE_URL: url }, { bin: true });
+    assert.equal(result.code, 1);
+    assert.deepEqual(linesOf(result.stderr), [
+      'portico: cannot listen on 192.0.2.1:0: the address is not available on this machine; check --host or HOST',
+    ]);
+  });
+
   test('an unknown command exits with code 2 and one stderr line', async () => {
     const result = await runCli(['frobnicate'], {});
     assert.equal(result.code, 2);
@@ -353,6 +362,25 @@ describe('serve', () => {
     const wal = `${database.path}-wal`;
     assert.ok(!existsSync(wal) || statSync(wal).size === 0, 'the WAL was checkpointed when the database closed');
     assert.equal(tableRows(database.path, 'products').length, before + inFlight, 'every accepted write committed');
+  });
+
+  test('port 0 listens on a free port, and the links the API writes name that port', async () => {
+    const server = serve({ DATABASE_URL: database.url, PORT: '0' });
+    try {
+      const line = await server.waitFor((each) => each.includes('Portico is listening'), 'listening');
+      const listening = /listening on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
+      assert.ok(listening, line);
+      assert.notEqual(listening[2], '0');
+      assert.ok(
+        server.lines.some((each) => each.includes(`API root   ${listening[1]}/`)),
+        server.lines.join('\n'),
+      );
+      const root = await client(listening[1] as string)('GET', '/');
+      assert.equal(root.body._links.self.href, `${listening[1]}/`);
+    } finally {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+    }
   });
 
   test('a second start on the same database does not seed again, and a second signal forces exit code 1', async () => {

@@ -2,7 +2,7 @@
 // shuts down gracefully on SIGTERM or SIGINT.
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../app.ts';
@@ -39,6 +39,26 @@ const socketErrors: Record<string, string> = {
   EADDRNOTAVAIL: 'the address is not available on this machine; check --host or HOST',
 };
 
+/** A socket error as the one line a user can act on; any other error as it is. */
+function listenError(where: string, error: unknown): unknown {
+  const reason = socketErrors[(error as { code?: string }).code ?? ''];
+  return reason ? new CommandError(`cannot listen on ${where}: ${reason}`) : error;
+}
+
+async function freePortOn(host: string): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, host);
+  try {
+    await once(probe, 'listening');
+  } catch (error) {
+    throw listenError(`${host}:0`, error);
+  }
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
 function hostForUrl(address: AddressInfo): string {
   return address.family === 'IPv6' ? `[${address.address}]` : address.address;
 }
@@ -61,13 +81,20 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
   const devCertificate = values.tls === 'self-signed' ? await makeDevCertificate() : null;
   let config: Config;
   try {
-    config = loadConfig({
+    const serveEnv = {
       ...env,
       ...(values.host === undefined ? {} : { HOST: values.host }),
       ...(port === undefined ? {} : { PORT: String(port) }),
       // Like --host and --port, the flag wins over the environment's certificate files.
       ...(devCertificate ? { TLS_CERT_FILE: devCertificate.certFile, TLS_KEY_FILE: devCertificate.keyFile } : {}),
-    });
+    };
+    config = loadConfig(serveEnv);
+    // Port 0 asks for any free port, but every link the API writes is built from the public URL before the server
+    // listens: without PUBLIC_URL, the port is picked here so the links name it. Another process could take it in
+    // the moment between; listening then fails as for any port in use.
+    if (config.port === 0 && env.PUBLIC_URL === undefined) {
+      config = loadConfig({ ...serveEnv, PORT: String(await freePortOn(config.host)) });
+    }
   } catch (error) {
     await devCertificate?.remove();
     throw error;
@@ -100,9 +127,7 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
     await app?.close();
     await storage.close();
     await devCertificate?.remove();
-    const reason = socketErrors[(error as { code?: string }).code ?? ''];
-    if (reason) throw new CommandError(`cannot listen on ${listening}: ${reason}`);
-    throw error;
+    throw listenError(listening, error);
   }
 
   const address = app.server.address() as AddressInfo;
