@@ -2,8 +2,8 @@
 // round by round, each after a warm-up. Every child process is stopped on exit, including on Ctrl-C.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../src/cli/free-port.ts';
 import type { LoadSpec } from './load.ts';
 import {
   busyNote,
@@ -13,6 +13,8 @@ import {
   type ScenarioResult,
   scenarioResult,
 } from './stats.ts';
+
+export { freePort };
 
 export class BenchError extends Error {}
 
@@ -40,19 +42,6 @@ const hasTaskset = (() => {
 /** Server on core 0, load on core 1, where taskset exists: the two never compete for one core. */
 function pinned(core: number, command: string, args: string[]): [string, string[]] {
   return hasTaskset ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new BenchError('no free port')),
-      );
-    });
-  });
 }
 
 export interface ServerSpec {

@@ -1,7 +1,6 @@
 // Shared fixtures: the real server on a real port, on a fresh SQLite file or its own PostgreSQL schema.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +8,7 @@ import { sql } from 'kysely';
 import type { EventBus } from '../src/adapters/bus/port.ts';
 import { memoryKeyValue } from '../src/adapters/kv/memory.ts';
 import { buildApp } from '../src/app.ts';
+import { freePort } from '../src/cli/free-port.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 import { publicRoutes } from '../src/edge/public-routes.ts';
 import { type Clock, systemClock } from '../src/kernel/clock.ts';
@@ -17,6 +17,8 @@ import { apiKeysService } from '../src/modules/identity/api-keys/index.ts';
 import { buildUser, insertUsers, usersService } from '../src/modules/users/index.ts';
 import { openStorage, type Storage } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrate.ts';
+
+export { freePort };
 
 export type StorageKind = 'sqlite' | 'postgres';
 
@@ -134,20 +136,6 @@ export async function fixtureAdmin(storage: Storage, clock: Clock = systemClock)
     name: 'test fixture',
   });
   return { userId: user.id, headers: { authorization: `Bearer ${secret}` } };
-}
-
-/** A port nothing listens on right now; a caller that loses the race retries with another. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 export interface ServerOptions {

@@ -2,7 +2,7 @@
 // shuts down gracefully on SIGTERM or SIGINT.
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../app.ts';
@@ -13,6 +13,7 @@ import { openStorage, type Storage } from '../storage/database.ts';
 import { migrateToLatest } from '../storage/migrate.ts';
 import { type CommandContext, CommandError, integerOption, parseCommand, UsageError } from './args.ts';
 import { makeDevCertificate } from './dev-certificate.ts';
+import { freePort } from './free-port.ts';
 
 export const serveUsage = `Usage: portico serve [--host H] [--port N] [--tls self-signed]
 
@@ -43,20 +44,6 @@ const socketErrors: Record<string, string> = {
 function listenError(where: string, error: unknown): unknown {
   const reason = socketErrors[(error as { code?: string }).code ?? ''];
   return reason ? new CommandError(`cannot listen on ${where}: ${reason}`) : error;
-}
-
-async function freePortOn(host: string): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, host);
-  try {
-    await once(probe, 'listening');
-  } catch (error) {
-    throw listenError(`${host}:0`, error);
-  }
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
 }
 
 function hostForUrl(address: AddressInfo): string {
@@ -93,7 +80,9 @@ export async function serveCommand(args: string[], { env, stdout }: CommandConte
     // listens: without PUBLIC_URL, the port is picked here so the links name it. Another process could take it in
     // the moment between; listening then fails as for any port in use.
     if (config.port === 0 && env.PUBLIC_URL === undefined) {
-      config = loadConfig({ ...serveEnv, PORT: String(await freePortOn(config.host)) });
+      const host = config.host;
+      const port = await freePort(host).catch((error: unknown) => Promise.reject(listenError(`${host}:0`, error)));
+      config = loadConfig({ ...serveEnv, PORT: String(port) });
     }
   } catch (error) {
     await devCertificate?.remove();
