@@ -1,6 +1,7 @@
 // The scenarios: what is measured against what, with the goal each must reach (issue 8's table).
-import { spawn } from 'node:child_process';
+
 import { cursorCodec, listingKey } from '../src/kernel/pagination.ts';
+import { launchRedis } from '../test/redis-launch.ts';
 import {
   assertSameBody,
   type BenchDatabase,
@@ -30,30 +31,16 @@ interface BenchRedis {
 /** A redis-server of the scenario's own, keeping nothing on disk, that it may freeze. */
 async function startRedis(): Promise<BenchRedis> {
   const port = await freePort();
-  const child = spawn('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-  ]);
+  const child = await launchRedis(port).catch((error: { code?: string; message: string }) => {
+    throw new BenchError(
+      error.code === 'ENOENT' ? 'redis-outage needs redis-server on the PATH' : error.message.split('\n')[0],
+    );
+  });
   const stop = () => {
     child.kill('SIGCONT');
     child.kill('SIGKILL');
   };
   process.on('exit', stop);
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('error', () => reject(new BenchError('redis-outage needs redis-server on the PATH')));
-    child.once('exit', (code) => reject(new BenchError(`redis-server exited (${code}) at start`)));
-  });
   return { url: `redis://127.0.0.1:${port}`, hang: () => child.kill('SIGSTOP'), stop };
 }
 

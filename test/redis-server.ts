@@ -1,8 +1,9 @@
 // A redis-server of the test's own, on a free port, that the test may kill, pause and restart. The machine's shared
 // Redis (TEST_REDIS_URL) is never stopped: other suites run on it at the same time.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 import { freePort } from './helpers.ts';
+import { launchRedis } from './redis-launch.ts';
 
 export interface OwnRedis {
   url: string;
@@ -20,28 +21,11 @@ after(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-function launch(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-  ]);
+async function launch(port: number): Promise<ChildProcess> {
+  const child = await launchRedis(port);
   running.add(child);
   child.on('exit', () => running.delete(child));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      if (output.includes('Ready to accept connections')) resolve(child);
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
-  });
+  return child;
 }
 
 export async function ownRedis(): Promise<OwnRedis> {
