@@ -6,12 +6,16 @@ import { ApiError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { envelopeOf } from './error-envelope.ts';
 
+/** What every operation may answer before any route runs; the OpenAPI documents show these as they are. */
+export const headersTooLarge = new ApiError(
+  'HEADERS_TOO_LARGE',
+  'The request line and headers are larger than the 16 KiB this server reads.',
+);
+export const requestTimeout = new ApiError('REQUEST_TIMEOUT', 'The request did not arrive in time.');
+
 const parserErrors: Record<string, ApiError> = {
-  HPE_HEADER_OVERFLOW: new ApiError(
-    'HEADERS_TOO_LARGE',
-    'The request line and headers are larger than the 16 KiB this server reads.',
-  ),
-  ERR_HTTP_REQUEST_TIMEOUT: new ApiError('REQUEST_TIMEOUT', 'The request did not arrive in time.'),
+  HPE_HEADER_OVERFLOW: headersTooLarge,
+  ERR_HTTP_REQUEST_TIMEOUT: requestTimeout,
 };
 const malformed = new ApiError('MALFORMED_REQUEST', 'The request is not well-formed HTTP.');
 

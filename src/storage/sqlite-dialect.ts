@@ -51,10 +51,8 @@ interface Prepared {
  * (a migration that drops one column and adds another keeps the count). Such statements, and one with a column
  * named `__proto__` (an assignment would set the prototype), keep node:sqlite's rows.
  */
-function rowMaker(sql: string, statement: StatementSync): Prepared['row'] {
-  if (sql.includes('*')) return null;
-  const names = statement.columns().map((column) => column.name);
-  if (names.length === 0 || names.includes('__proto__')) return null;
+function rowMaker(sql: string, statement: StatementSync, names: string[]): Prepared['row'] {
+  if (names.length === 0 || sql.includes('*') || names.includes('__proto__')) return null;
   statement.setReturnArrays(true);
   return (values) => {
     const row: Row = {};
@@ -88,8 +86,8 @@ export function nodeSqliteDialect(db: DatabaseSync): SqliteDialect {
       return kept;
     }
     const statement = db.prepare(sql);
-    const row = rowMaker(sql, statement);
-    const made = { statement, reader: row !== null || statement.columns().length > 0, row };
+    const names = statement.columns().map((column) => column.name);
+    const made = { statement, reader: names.length > 0, row: rowMaker(sql, statement, names) };
     if (statements.size >= keptStatements) statements.delete(statements.keys().next().value as string);
     statements.set(sql, made);
     return made;

@@ -3,6 +3,7 @@
 // version. Security comes from each route's declared scope (edge/scopes.ts).
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
+import { headersTooLarge, requestTimeout } from '../../edge/client-errors.ts';
 import { envelopeOf } from '../../edge/error-envelope.ts';
 import { idempotencyKeyMaxLength } from '../../edge/idempotency.ts';
 import { securitySchemes } from '../../edge/scopes.ts';
@@ -22,7 +23,7 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
   401: ['AUTHENTICATION_REQUIRED', 'Send credentials: a Bearer token or an API key.', []],
   403: ['INSUFFICIENT_PERMISSIONS', 'Your credentials do not carry the scope this operation needs.', []],
   404: ['RESOURCE_NOT_FOUND', "No user has the id 'usr_01jd2gq6f1e8x9v3k4m5n6p7q8'.", []],
-  408: ['REQUEST_TIMEOUT', 'The request did not arrive in time.', []],
+  408: ['REQUEST_TIMEOUT', requestTimeout.message, []],
   409: [
     'CONFLICT',
     'A user with this email already exists (emails are compared case-insensitively).',
@@ -52,7 +53,7 @@ const examples: Record<number, [ErrorCode, string, { field: string; code: string
       },
     ],
   ],
-  431: ['HEADERS_TOO_LARGE', 'The request line and headers are larger than the 16 KiB this server reads.', []],
+  431: ['HEADERS_TOO_LARGE', headersTooLarge.message, []],
   500: [
     'INTERNAL_ERROR',
     'An internal error occurred. Quote request id req_01jd2gq6f1e8x9v3k4m5n6p7q8 when you report it.',
