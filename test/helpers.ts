@@ -72,7 +72,7 @@ export async function testDatabase(kind: StorageKind): Promise<TestDatabase> {
  * fail with 3F000 naming that other schema. Only tests create and drop schemas side by side, so only here is that
  * retried.
  */
-async function migrateTestDatabase(storage: Storage): Promise<void> {
+export async function migrateTestDatabase(storage: Storage): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await migrateToLatest(storage);
