@@ -66,31 +66,11 @@ export async function testDatabase(kind: StorageKind): Promise<TestDatabase> {
   };
 }
 
-/**
- * Migrates a test database. Kysely's migrator first lists every table through information_schema, which on
- * PostgreSQL checks each schema as it goes: another suite dropping its own schema at that moment makes the listing
- * fail with 3F000 naming that other schema. Only tests create and drop schemas side by side, so only here is that
- * retried.
- */
-export async function migrateTestDatabase(storage: Storage): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrateToLatest(storage);
-      return;
-    } catch (error) {
-      const code =
-        (error as { code?: string; cause?: { code?: string } }).code ??
-        (error as { cause?: { code?: string } }).cause?.code;
-      if (code !== '3F000' || attempt === 3) throw error;
-    }
-  }
-}
-
 /** Opens and migrates a fresh test database. */
 export async function testStorage(kind: StorageKind): Promise<{ storage: Storage; close(): Promise<void> }> {
   const database = await testDatabase(kind);
   const storage = openStorage(database.url);
-  await migrateTestDatabase(storage);
+  await migrateToLatest(storage);
   return {
     storage,
     async close() {
@@ -166,7 +146,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ? { url: options.databaseUrl, drop: async () => {} }
     : await testDatabase(options.storage ?? 'sqlite');
   const storage = openStorage(database.url, options.onQuery ? { onQuery: options.onQuery } : {});
-  await migrateTestDatabase(storage);
+  await migrateToLatest(storage);
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const config = loadConfig({

@@ -12,17 +12,9 @@ import type { DomainEvent, EventBus } from '../src/adapters/bus/port.ts';
 import { type RabbitMqBus, rabbitMqBus } from '../src/adapters/bus/rabbitmq.ts';
 import { idempotentHandler, outboxRelay } from '../src/events/index.ts';
 import { openStorage, type Storage } from '../src/storage/database.ts';
+import { migrateToLatest } from '../src/storage/migrate.ts';
 import { appendEvent, domainEvent } from '../src/storage/outbox.ts';
-import {
-  client,
-  countRows,
-  migrateTestDatabase,
-  serviceUrl,
-  startServer,
-  storageKinds,
-  testDatabase,
-  testStorage,
-} from './helpers.ts';
+import { client, countRows, serviceUrl, startServer, storageKinds, testDatabase, testStorage } from './helpers.ts';
 import { brokerHop, deleteTopology } from './rabbitmq-fixtures.ts';
 
 interface OutboxRow {
@@ -317,7 +309,7 @@ describe('outbox relay to RabbitMQ', { skip: !amqpUrl && 'TEST_AMQP_URL is not s
     test(`on ${kind}, a relay process killed with SIGKILL between the broker's confirm and its mark loses nothing`, async () => {
       const database = await testDatabase(kind);
       const storage = openStorage(database.url);
-      await migrateTestDatabase(storage);
+      await migrateToLatest(storage);
       const prefix = `portico-test-${randomBytes(6).toString('hex')}`;
       const watcherBus = await rabbitMqBus({ url, prefix });
       const received: string[] = [];

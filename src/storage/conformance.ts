@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Kysely, type KyselyPlugin, sql } from 'kysely';
-import { migrateTestDatabase, type StorageKind, storageKinds, testDatabase, testStorage } from '../../test/helpers.ts';
+import { type StorageKind, storageKinds, testDatabase, testStorage } from '../../test/helpers.ts';
 import { ApiError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import type { KeysetPosition, PageRequest, Sort, SortOrder } from '../kernel/pagination.ts';
@@ -533,7 +533,7 @@ export function storageConformance(kind: StorageKind): void {
         const database = await testDatabase(kind);
         const handles = [openStorage(database.url), openStorage(database.url), openStorage(database.url)];
         try {
-          await migrateTestDatabase(handles[0] as Storage);
+          await migrateToLatest(handles[0] as Storage);
           const calls = handles.flatMap((handle) =>
             Array.from({ length: 5 }, () => sharedSecret(handle, 'cursor-secret')),
           );

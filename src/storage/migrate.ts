@@ -41,6 +41,12 @@ export interface MigrationReport {
   applied: string[];
 }
 
+/** PostgreSQL's invalid_schema_name. */
+const invalidSchemaName = '3F000';
+
+const codeOf = (error: unknown): string | undefined =>
+  (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+
 export async function migrateToLatest(storage: Storage): Promise<MigrationReport> {
   // Kysely looks for its bookkeeping tables in every schema unless told which one: on PostgreSQL another schema's
   // tables (a parallel test run, a second deployment) would make it skip creating its own and then fail.
@@ -53,8 +59,10 @@ export async function migrateToLatest(storage: Storage): Promise<MigrationReport
     const { error, results = [] } = await migrator.migrateToLatest();
     if (!error) return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) };
     // SQLite has no lock between processes (Kysely's is a no-op there): when two processes migrate one database at
-    // once, the loser fails although the winner did the work, and a later run finds nothing left to do.
-    if (storage.dialect !== 'sqlite' || attempt === 5) throw error;
+    // once, the loser fails although the winner did the work, and a later run finds nothing left to do. On
+    // PostgreSQL, Kysely first lists the tables of every schema, and a schema dropped meanwhile (another deployment's,
+    // a parallel test run's) fails that listing with 3F000: listing again no longer meets it.
+    if (!(storage.dialect === 'sqlite' || codeOf(error) === invalidSchemaName) || attempt === 5) throw error;
     await delay(20 * attempt);
   }
 }
